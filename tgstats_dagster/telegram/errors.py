@@ -1,0 +1,82 @@
+"""Errors users of the Telegram side see, each naming the peer, the request and the cause.
+
+No message ever holds the session string or the API hash: they are built only from peer
+keys, request class names and Telegram's error text.
+"""
+
+from __future__ import annotations
+
+from telethon import errors as telethon_errors
+from telethon.errors.rpcbaseerrors import base_errors
+from telethon.errors.rpcerrorlist import rpc_errors_dict
+
+#: Telethon error class -> Telegram's error string, for messages users read.
+_RPC_NAMES = {cls: message for message, cls in rpc_errors_dict.items()}
+_BASE_RPC_ERRORS = frozenset({telethon_errors.RPCError, *base_errors.values()})
+
+
+def rpc_text(exc: BaseException) -> str | None:
+    """Telegram's error string (``GRAPH_EXPIRED_RELOAD``) of an RPC error, else None."""
+    if type(exc) in _RPC_NAMES:
+        return _RPC_NAMES[type(exc)]
+    if isinstance(exc, telethon_errors.RPCError) and type(exc) in _BASE_RPC_ERRORS:
+        return str(exc.message) if exc.message else None  # no class for it: the text stays
+    return None
+
+
+def describe(exc: BaseException) -> str:
+    """``CHP_CALL_FAIL (The statistics cannot be retrieved ...)`` or ``OSError: ...``."""
+    name = rpc_text(exc)
+    return f"{name} ({exc})" if name else f"{type(exc).__name__}: {exc}"
+
+
+class TelegramStatsError(Exception):
+    """Base class of the errors raised by the stats client."""
+
+
+class FloodWaitTooLong(TelegramStatsError):
+    """Telegram asked to wait longer than the configured flood sleep threshold."""
+
+    def __init__(self, seconds: int, request_name: str, peer: str | None) -> None:
+        self.seconds = seconds
+        self.request_name = request_name
+        self.peer = peer
+        super().__init__(
+            f"Telegram asks to wait {seconds} s before {request_name}"
+            f"{f' for peer {peer}' if peer else ''}; that is over the flood sleep threshold "
+            "(MTPROTO_FLOOD_SLEEP_THRESHOLD), so this fetch stops here: retry later"
+        )
+
+
+class NoStatsRights(TelegramStatsError):
+    """The account may not read this peer's statistics."""
+
+    def __init__(self, peer: str, reason: str) -> None:
+        self.peer = peer
+        self.reason = reason
+        super().__init__(f"no statistics for peer {peer}: {reason}")
+
+
+class PeerNotFound(TelegramStatsError):
+    """A configured peer entry does not lead to a channel or supergroup."""
+
+    def __init__(self, entry: str, reason: str = "no such username or channel id") -> None:
+        self.entry = entry
+        self.reason = reason
+        super().__init__(f"peer {entry!r} not found: {reason}")
+
+
+class TelegramRequestFailed(TelegramStatsError):
+    """A request failed for good (after the retries it was entitled to)."""
+
+    def __init__(self, peer: str | None, request_name: str, cause: BaseException) -> None:
+        self.peer = peer
+        self.request_name = request_name
+        self.cause = cause
+        super().__init__(
+            f"{request_name}{f' for peer {peer}' if peer else ''} failed: {describe(cause)}"
+        )
+
+
+class StatsUnavailable(TelegramRequestFailed):
+    """Telegram answered, but not with statistics this client can use."""

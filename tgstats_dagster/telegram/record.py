@@ -1,0 +1,127 @@
+"""``tgstats record``: fetch stats through the real client and write a scenario folder.
+
+The folder is the replay format (DESIGN.md), so a recording replays as it was recorded:
+graph payloads are written byte for byte, a peer without statistics rights is written with
+``can_view_stats`` false and no stats. Access hashes are not written (they belong to the
+recording account); the offline Telegram derives its own.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import shutil
+import sys
+from collections import Counter
+from pathlib import Path
+from typing import Any, TextIO
+
+from tgstats_dagster.settings import ConfigError, Settings
+from tgstats_dagster.telegram.connect import open_client
+from tgstats_dagster.telegram.models import PeerInfo, PeerOutcome, StatsSnapshot
+from tgstats_dagster.telegram.stats import StatsClient
+
+
+def peer_json(peer: PeerInfo) -> dict[str, Any]:
+    return {
+        "id": peer.channel_id,
+        "title": peer.title,
+        "username": peer.username,
+        "broadcast": peer.broadcast,
+        "megagroup": peer.megagroup,
+        "can_view_stats": peer.can_view_stats,
+        "stats_dc": peer.stats_dc,
+        "participants_count": peer.participants_count,
+    }
+
+
+def write_peer(out: Path, peer: PeerInfo, snapshot: StatsSnapshot | None) -> Path:
+    """One peer folder of a scenario; graphs/ is rewritten from scratch."""
+    folder = out / peer.key
+    folder.mkdir(parents=True, exist_ok=True)
+    info = peer_json(peer)
+    if snapshot is None:
+        info["can_view_stats"] = False
+    (folder / "peer.json").write_text(
+        json.dumps(info, ensure_ascii=False, indent=2) + "\n", encoding="utf-8"
+    )
+    shutil.rmtree(folder / "graphs", ignore_errors=True)
+    (folder / "stats.json").unlink(missing_ok=True)
+    if snapshot is None:
+        return folder
+    (folder / "stats.json").write_text(
+        json.dumps(snapshot.scalars, ensure_ascii=False, indent=2) + "\n", encoding="utf-8"
+    )
+    graphs = folder / "graphs"
+    graphs.mkdir()
+    for graph in snapshot.graphs:
+        if graph.data is not None:
+            (graphs / f"{graph.field}.json").write_bytes(graph.data.encode("utf-8"))
+        elif graph.error is not None:
+            (graphs / f"{graph.field}.error").write_bytes(graph.error.encode("utf-8"))
+    return folder
+
+
+def _progress(outcome: PeerOutcome, out: TextIO) -> None:
+    detail = f": {outcome.reason}" if outcome.reason else ""
+    print(f"  {outcome.key}: {outcome.status}{detail}", file=out, flush=True)
+
+
+def summary(outcomes: list[PeerOutcome], requests: Counter[str]) -> str:
+    rows = [("peer", "status", "inline", "async", "error", "detail")]
+    for o in outcomes:
+        kinds = Counter(g.kind for g in o.snapshot.graphs) if o.snapshot else Counter()
+        rows.append(
+            (
+                o.key,
+                o.status,
+                str(kinds["inline"]),
+                str(kinds["async"]),
+                str(kinds["error"]),
+                o.reason or "",
+            )
+        )
+    widths = [max(len(r[i]) for r in rows) for i in range(5)]
+    lines = [
+        "  ".join(c.ljust(w) for c, w in zip(r[:5], widths, strict=False)) + "  " + r[5]
+        for r in rows
+    ]
+    lines.append("requests: " + ", ".join(f"{k}={v}" for k, v in sorted(requests.items())))
+    return "\n".join(line.rstrip() for line in lines)
+
+
+async def record(
+    settings: Settings, peers: tuple[str, ...], out: Path, stream: TextIO | None = None
+) -> list[PeerOutcome]:
+    """Fetch ``peers`` and write them under ``out``; the outcomes, in order."""
+    stream = stream or sys.stdout
+    async with open_client(settings) as client:
+        stats = StatsClient(
+            client,
+            flood_sleep_threshold=settings.flood_sleep_threshold,
+            concurrency=settings.concurrency,
+        )
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "scenario.json").write_text(
+            json.dumps({"home_dc": stats.home_dc, "faults": []}, indent=2) + "\n",
+            encoding="utf-8",
+        )
+        print(f"recording {len(peers)} peer(s) into {out}", file=stream, flush=True)
+        outcomes = await stats.fetch_many(peers, on_outcome=lambda o: _progress(o, stream))
+        for outcome in outcomes:
+            if outcome.peer is not None and outcome.status != "failed":
+                write_peer(out, outcome.peer, outcome.snapshot)
+        print(summary(outcomes, stats.requests), file=stream, flush=True)
+        return outcomes
+
+
+def run_record(settings: Settings, peers: tuple[str, ...], out: Path) -> int:
+    """The command: 0 when every peer was recorded or skipped for lack of rights."""
+    if not peers:
+        raise ConfigError("--peers: give at least one username or channel id")
+    outcomes = asyncio.run(record(settings, peers, out))
+    failed = [o for o in outcomes if o.status == "failed"]
+    if failed:
+        print(f"{len(failed)} peer(s) failed: {', '.join(o.key for o in failed)}", file=sys.stderr)
+        return 1
+    return 0

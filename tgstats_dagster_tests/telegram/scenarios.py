@@ -1,0 +1,205 @@
+"""Small scenario folders for the Telegram-side tests (the replay format of DESIGN.md)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from telethon import TelegramClient
+
+from tgstats_dagster.settings import Settings
+from tgstats_dagster.telegram.connect import client_options
+from tgstats_dagster.telegram.replay import ReplayTelegram, replay_client
+from tgstats_dagster.telegram.stats import StatsClient
+
+DAY_MS = 86_400_000
+PERIOD = {"min_date": 1_767_225_600, "max_date": 1_769_817_600}  # 2026-01-01 .. 2026-01-31
+
+
+def graph_json(title: str, names: dict[str, str], days: int = 5) -> str:
+    """A daily graph in Telegram's format, with bytes a re-serialization would change:
+    key order, spacing, non-ASCII escapes and a JavaScript formatter."""
+    x = [1_767_225_600_000 + i * DAY_MS for i in range(days)]
+    columns = [["x", *x]] + [
+        [cid, *[(i + 1) * (n + 3) for i in range(days)]] for n, cid in enumerate(names)
+    ]
+    body = {
+        "columns": columns,
+        "types": {"x": "x", **{cid: "line" for cid in names}},
+        "names": names,
+        "colors": {cid: "BLUE#007AFF" for cid in names},
+        "title": title,
+        "xTickFormatter": "function(x){return statsFormat('day')(x);}",
+    }
+    # Telegram's own spacing and escapes: no space after separators, \u escapes kept.
+    text = json.dumps(body, separators=(",", ":"), ensure_ascii=True)
+    return text.replace('"title"', '"title" ', 1) + "\n"
+
+
+def broadcast_graphs() -> dict[str, str]:
+    return {
+        "growth_graph": graph_json("Growth", {"y0": "Total followers"}),
+        "followers_graph": graph_json("Followers", {"y0": "Joined", "y1": "Left"}),
+        "interactions_graph": graph_json("Interactions", {"y0": "Views", "y1": "Shares"}),
+        "views_by_source_graph": graph_json("Views by source", {"y0": "URL", "y1": "Search"}),
+        "languages_graph": graph_json("Languages", {"y0": "Português (Brazil)", "y1": "English"}),
+        "reactions_by_emotion_graph": graph_json("Reactions", {"y0": "👍", "y1": "❤"}),
+    }
+
+
+def megagroup_graphs() -> dict[str, str]:
+    return {
+        "growth_graph": graph_json("Growth", {"y0": "Total members"}),
+        "members_graph": graph_json("Members", {"y0": "Joined", "y1": "Left"}),
+        "messages_graph": graph_json("Messages", {"y0": "Messages"}),
+        "actions_graph": graph_json("Actions", {"y0": "Messages", "y1": "Reactions"}),
+    }
+
+
+def broadcast_stats() -> dict[str, Any]:
+    return {
+        "period": PERIOD,
+        "followers": {"current": 1200, "previous": 1100},
+        "views_per_post": {"current": 350.5, "previous": 300},
+        "enabled_notifications": {"part": 300, "total": 1200},
+        "recent_posts_interactions": [
+            {
+                "_": "PostInteractionCountersMessage",
+                "msg_id": 1,
+                "views": 10,
+                "forwards": 1,
+                "reactions": 2,
+            },
+            {
+                "_": "PostInteractionCountersStory",
+                "story_id": 7,
+                "views": 5,
+                "forwards": 0,
+                "reactions": 1,
+            },
+        ],
+    }
+
+
+def megagroup_stats() -> dict[str, Any]:
+    return {
+        "period": PERIOD,
+        "members": {"current": 800, "previous": 750},
+        "messages": {"current": 4000, "previous": 3900},
+        "top_posters": [{"user_id": 11, "messages": 30, "avg_chars": 40}],
+        "top_admins": [{"user_id": 12, "deleted": 1, "kicked": 2, "banned": 3}],
+        "top_inviters": [{"user_id": 13, "invitations": 9}],
+        "users": [{"id": 11, "first_name": "Ana", "last_name": None, "username": "ana_b"}],
+    }
+
+
+def write_peer(
+    root: Path,
+    key: str,
+    *,
+    channel_id: int,
+    broadcast: bool = True,
+    can_view_stats: bool = True,
+    stats_dc: int | None = 2,
+    graphs: dict[str, str] | None = None,
+    graph_errors: dict[str, str] | None = None,
+    stats: dict[str, Any] | None = None,
+    participants_count: int = 1200,
+    access_hash: int | None = None,
+) -> Path:
+    """One peer folder; a broadcast channel with every usual graph unless told otherwise."""
+    folder = root / key
+    (folder / "graphs").mkdir(parents=True, exist_ok=True)
+    peer: dict[str, Any] = {
+        "id": channel_id,
+        "title": f"{key.title()} ✓",
+        "username": key,
+        "broadcast": broadcast,
+        "megagroup": not broadcast,
+        "can_view_stats": can_view_stats,
+        "stats_dc": stats_dc,
+        "participants_count": participants_count,
+    }
+    if access_hash is not None:
+        peer["access_hash"] = access_hash
+    (folder / "peer.json").write_text(json.dumps(peer), encoding="utf-8")
+    if can_view_stats:
+        default_stats = broadcast_stats() if broadcast else megagroup_stats()
+        (folder / "stats.json").write_text(json.dumps(stats or default_stats), encoding="utf-8")
+        default_graphs = broadcast_graphs() if broadcast else megagroup_graphs()
+        for field, text in (default_graphs if graphs is None else graphs).items():
+            (folder / "graphs" / f"{field}.json").write_bytes(text.encode("utf-8"))
+        for field, text in (graph_errors or {}).items():
+            (folder / "graphs" / f"{field}.error").write_text(text, encoding="utf-8")
+    return folder
+
+
+def write_scenario(
+    root: Path,
+    *,
+    home_dc: int = 2,
+    faults: list[dict[str, Any]] | None = None,
+    latency: float | None = None,
+) -> Path:
+    root.mkdir(parents=True, exist_ok=True)
+    settings: dict[str, Any] = {"home_dc": home_dc, "faults": faults or []}
+    if latency is not None:
+        settings["latency"] = latency
+    (root / "scenario.json").write_text(json.dumps(settings), encoding="utf-8")
+    return root
+
+
+def standard_scenario(root: Path, **options: Any) -> Path:
+    """Home DC 2; ``news`` (broadcast, stats on DC 4), ``local`` (broadcast, stats on the
+    home DC), ``chat`` (megagroup, DC 4) and ``norights`` (no can_view_stats)."""
+    write_scenario(root, **options)
+    write_peer(root, "news", channel_id=1001, stats_dc=4)
+    write_peer(root, "local", channel_id=1002, stats_dc=2)
+    write_peer(root, "chat", channel_id=1003, broadcast=False, stats_dc=4)
+    write_peer(root, "norights", channel_id=1004, can_view_stats=False, stats_dc=None)
+    return root
+
+
+class RecordingSleep:
+    """An asyncio.sleep that remembers what it was asked to wait (and really waits)."""
+
+    def __init__(self) -> None:
+        self.calls: list[float] = []
+
+    async def __call__(self, seconds: float) -> None:
+        self.calls.append(seconds)
+        await asyncio.sleep(seconds)
+
+
+@asynccontextmanager
+async def replay_session(
+    root: Path, *, flood_sleep_threshold: int = 60, **stats_options: Any
+) -> AsyncIterator[tuple[ReplayTelegram, TelegramClient, StatsClient]]:
+    """A connected client on the offline Telegram for ``root`` and a StatsClient over it,
+    configured as production configures them (connect.client_options)."""
+    telegram = ReplayTelegram.load(root)
+    options = client_options(Settings(flood_sleep_threshold=flood_sleep_threshold))
+    client = replay_client(telegram, **options)
+    await client.connect()
+    stats_options.setdefault("retry_base_delay", 0.01)
+    try:
+        yield (
+            telegram,
+            client,
+            StatsClient(client, flood_sleep_threshold=flood_sleep_threshold, **stats_options),
+        )
+    finally:
+        await client.disconnect()
+
+
+def entries(telegram: ReplayTelegram, *, peer: str | None = None, request: str | None = None):
+    """The request log, filtered."""
+    return [
+        e
+        for e in telegram.entries
+        if (peer is None or e["peer"] == peer) and (request is None or e["request"] == request)
+    ]
