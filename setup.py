@@ -21,6 +21,7 @@ setup(
             "warehouse/migrations/*.ini",
             "warehouse/migrations/**/*.py",
             "py.typed",
+            "instance.yaml",
         ]
     },
     install_requires=[

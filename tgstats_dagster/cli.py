@@ -3,11 +3,70 @@
 from __future__ import annotations
 
 import argparse
+import os
+import subprocess
 import sys
 from collections.abc import Sequence
+from datetime import date
 from pathlib import Path
 
 from tgstats_dagster.settings import ConfigError, load_settings, parse_peers
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    from tgstats_dagster.demo import run_demo
+
+    return run_demo(load_settings())
+
+
+def _cmd_dev(args: argparse.Namespace) -> int:
+    """The Dagster UI and daemon; this process holds the embedded server while they run."""
+    from tgstats_dagster.instance import prepare_environment
+
+    prepare_environment(load_settings())
+    command = ["dagster", "dev", "-m", "tgstats_dagster.definitions", *args.dagster_args]
+    try:
+        return subprocess.run(command, env=os.environ.copy()).returncode
+    except KeyboardInterrupt:
+        return 130
+
+
+def _cmd_backfill(args: argparse.Namespace) -> int:
+    from tgstats_dagster.backfill import print_summary, run_backfill
+    from tgstats_dagster.instance import open_instance
+    from tgstats_dagster.warehouse.database import warehouse_url
+
+    settings = load_settings()
+    peers = parse_peers(args.peers) if args.peers else settings.peers
+    if settings.disabled_reason:
+        print(f"tgstats backfill: nothing to do: {settings.disabled_reason}")
+        return 0
+    if not peers:
+        raise ConfigError("no peers: pass --peers or set MTPROTO_STATS_PEERS")
+    if args.end < args.start:
+        raise ConfigError(f"--end {args.end} is before --start {args.start}")
+    instance = open_instance(settings)
+    reports = run_backfill(settings, instance, warehouse_url(settings), peers, args.start, args.end)
+    print_summary(reports)
+    return 0 if all(r.acceptable for r in reports) else 1
+
+
+def _cmd_peers_remove(args: argparse.Namespace) -> int:
+    from tgstats_dagster.instance import open_instance
+    from tgstats_dagster.partitions import PEER
+
+    instance = open_instance(load_settings())
+    for peer in parse_peers(args.peers):
+        instance.delete_dynamic_partition(PEER, peer)
+        print(f"removed the peer partition {peer!r} (its rows in the warehouse are kept)")
+    return 0
+
+
+def _day(value: str) -> date:
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a day as YYYY-MM-DD, got {value!r}") from None
 
 
 def _cmd_record(args: argparse.Namespace) -> int:
@@ -37,6 +96,31 @@ def build_parser() -> argparse.ArgumentParser:
         description="Official Telegram channel and supergroup statistics, loaded by Dagster.",
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    commands.add_parser(
+        "demo", help="run the main job on embedded defaults over the bundled demo scenario"
+    ).set_defaults(handler=_cmd_demo)
+
+    dev = commands.add_parser(
+        "dev",
+        help="the Dagster UI and daemon (`tgstats dev -p 3001`: options pass to `dagster dev`)",
+    )
+    dev.add_argument("dagster_args", nargs=argparse.REMAINDER, help="options for `dagster dev`")
+    dev.set_defaults(handler=_cmd_dev)
+
+    backfill = commands.add_parser(
+        "backfill", help="load peers x days through Dagster and print a per-peer summary"
+    )
+    backfill.add_argument("--peers", help="comma-separated; default: MTPROTO_STATS_PEERS")
+    backfill.add_argument("--start", required=True, type=_day, help="first day, YYYY-MM-DD")
+    backfill.add_argument("--end", required=True, type=_day, help="last day, YYYY-MM-DD")
+    backfill.set_defaults(handler=_cmd_backfill)
+
+    peers = commands.add_parser("peers", help="the peer partitions")
+    peers_commands = peers.add_subparsers(dest="peers_command", required=True, metavar="ACTION")
+    remove = peers_commands.add_parser("remove", help="remove peer partitions (rows are kept)")
+    remove.add_argument("peers", help="comma-separated usernames or ids")
+    remove.set_defaults(handler=_cmd_peers_remove)
 
     record = commands.add_parser(
         "record", help="fetch stats through the real client and write a replay scenario folder"

@@ -9,23 +9,38 @@ Each test that asks for ``database_url`` gets a new, empty database of its own.
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import psycopg
 import pytest
 from sqlalchemy.engine import make_url
 
-from tgstats_dagster.warehouse.server import embedded_server_url, with_driver
+from tgstats_dagster.warehouse.server import embedded_server_url, stop_embedded_server, with_driver
 
 
 @pytest.fixture(scope="session")
-def pg_admin_url(tmp_path_factory: pytest.TempPathFactory) -> str:
-    """An admin URL (database ``postgres``) of the server the suite uses."""
+def pg_admin_url() -> Iterator[str]:
+    """An admin URL (database ``postgres``) of the server the suite uses.
+
+    The embedded server's folder is made outside pytest's temporary root: run as root, the
+    server runs as a separate system user, which must still reach it when another pytest
+    session tightens the permissions of that root.
+    """
     url = os.environ.get("TGSTATS_TEST_DATABASE_URL", "").strip()
     if url:
-        return url
-    return embedded_server_url(tmp_path_factory.mktemp("embedded-pg"))
+        yield url
+        return
+    home = Path(tempfile.mkdtemp(prefix="tgstats-test-pg-"))
+    home.chmod(0o755)
+    try:
+        yield embedded_server_url(home)
+    finally:
+        stop_embedded_server(home)
+        shutil.rmtree(home, ignore_errors=True)
 
 
 def _libpq(url: str) -> str:

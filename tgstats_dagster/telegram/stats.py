@@ -449,6 +449,9 @@ class StatsClient:
     ) -> list[PeerOutcome]:
         """Resolve and fetch several peers, ``concurrency`` at a time, in the order given.
 
+        A peer in ``known`` (what getFullChannel said earlier: the stored peer entity) is
+        not asked again: its stats go straight to its stats DC.
+
         One peer's failure never stops the others: each gets a PeerOutcome, "loaded",
         "skipped" (no statistics rights, with the reason) or "failed" (with the error).
         ``on_outcome`` is called as each peer finishes (progress output).
@@ -468,7 +471,7 @@ class StatsClient:
     async def _outcome(self, key: str, known: PeerInfo | None) -> PeerOutcome:
         peer: PeerInfo | None = None
         try:
-            peer = await self.resolve(key, known)
+            peer = known or await self.resolve(key)
             snapshot = await self.fetch(peer)
         except NoStatsRights as exc:
             log.warning("peer %s skipped: %s", key, exc.reason)

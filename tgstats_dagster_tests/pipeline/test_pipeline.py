@@ -1,0 +1,192 @@
+"""The assets end to end: real Dagster runs, PostgreSQL storage, the offline Telegram."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from decimal import Decimal
+from pathlib import Path
+
+import dagster as dg
+import pytest
+from sqlalchemy import text
+
+from tgstats_dagster.automation import RANGE_END, RANGE_START
+from tgstats_dagster.backfill import run_backfill
+from tgstats_dagster.definitions import build_definitions
+from tgstats_dagster.jobs import PEERS_JOB, STATS_JOB
+from tgstats_dagster.partitions import PEER, stats_key
+from tgstats_dagster.settings import load_settings
+from tgstats_dagster.warehouse.database import make_engine
+from tgstats_dagster_tests.pipeline.conftest import (
+    CHANNEL,
+    END_DAY,
+    GROUP,
+    NO_RIGHTS,
+    replay_requests,
+)
+from tgstats_dagster_tests.pipeline.expected import expected_daily
+
+pytestmark = pytest.mark.storage
+
+
+def _days(first: date, last: date) -> list[date]:
+    return [first + timedelta(days=i) for i in range((last - first).days + 1)]
+
+
+def _stored(database_url: str, peer: str) -> dict[tuple[date, str], Decimal]:
+    with make_engine(database_url).connect() as conn:
+        rows = conn.execute(
+            text("SELECT day, metric, value FROM channel_daily WHERE peer_key = :p"), {"p": peer}
+        ).all()
+    return {(day, metric): value for day, metric, value in rows}
+
+
+def _run_peers(defs: dg.Definitions, instance: dg.DagsterInstance, *peers: str) -> None:
+    instance.add_dynamic_partitions(PEER, list(peers))
+    for peer in peers:
+        result = defs.resolve_job_def(PEERS_JOB).execute_in_process(
+            instance=instance, partition_key=peer
+        )
+        assert result.success
+
+
+def _run_range(defs, instance, first: tuple[str, date], last: tuple[str, date], **kwargs):
+    return defs.resolve_job_def(STATS_JOB).execute_in_process(
+        instance=instance,
+        tags={RANGE_START: str(stats_key(*first)), RANGE_END: str(stats_key(*last))},
+        **kwargs,
+    )
+
+
+def test_definitions_are_loadable(pipeline_env, use_scenario) -> None:
+    defs = build_definitions(load_settings())
+    dg.Definitions.validate_loadable(defs)
+    graph = defs.resolve_asset_graph()
+    assert graph.get(dg.AssetKey("stats_raw")).parent_keys == {dg.AssetKey("telegram_peers")}
+    assert graph.get(dg.AssetKey("channel_daily")).parent_keys == {dg.AssetKey("stats_raw")}
+    for key in ("telegram_peers", "stats_raw", "channel_daily"):
+        node = graph.get(dg.AssetKey(key))
+        assert node.group_name == "telegram_stats"
+        assert node.description
+        assert "postgres" in node.kinds
+
+
+def test_one_partition(instance, use_scenario: Path, database_url: str) -> None:
+    defs = build_definitions(load_settings())
+    _run_peers(defs, instance, CHANNEL)
+    day = END_DAY - timedelta(days=3)
+    result = defs.resolve_job_def(STATS_JOB).execute_in_process(
+        instance=instance, partition_key=str(stats_key(CHANNEL, day))
+    )
+    assert result.success
+    expected = expected_daily(use_scenario, CHANNEL, [day])
+    assert expected, "the scenario must have daily graphs"
+    assert _stored(database_url, CHANNEL) == expected
+    materialized = instance.get_materialized_partitions(dg.AssetKey("channel_daily"))
+    assert materialized == {str(stats_key(CHANNEL, day))}
+
+
+def test_range_run_across_three_peers(
+    pipeline_env, monkeypatch, loadable_scenario: Path, database_url: str
+) -> None:
+    monkeypatch.setenv("TGSTATS_TELEGRAM_REPLAY", str(loadable_scenario))
+    from tgstats_dagster.instance import open_instance
+
+    with open_instance(load_settings()) as instance:
+        defs = build_definitions(load_settings())
+        _run_peers(defs, instance, CHANNEL, GROUP, NO_RIGHTS)
+        first, last = END_DAY - timedelta(days=4), END_DAY
+        result = _run_range(defs, instance, (CHANNEL, first), (NO_RIGHTS, last))
+        assert result.success
+        assert len(instance.get_materialized_partitions(dg.AssetKey("channel_daily"))) == 15
+    for peer in (CHANNEL, GROUP, NO_RIGHTS):
+        assert _stored(database_url, peer) == expected_daily(
+            loadable_scenario, peer, _days(first, last)
+        )
+
+
+def test_backfill_of_53_days_fetches_once_per_peer(instance, pipeline_env, database_url) -> None:
+    settings = load_settings()
+    first, last = END_DAY - timedelta(days=52), END_DAY
+    reports = run_backfill(settings, instance, database_url, settings.peers, first, last)
+    status = {r.peer: r.status for r in reports}
+    assert status == {CHANNEL: "loaded", GROUP: "loaded", NO_RIGHTS: "skipped"}
+
+    requests = replay_requests(Path(pipeline_env["TGSTATS_REPLAY_LOG"]))
+    stats = [r for r in requests if r["request"].startswith(("GetBroadcast", "GetMegagroup"))]
+    assert len([r for r in stats if r["peer"] == CHANNEL]) <= 2  # one more if DC 4 is learnt
+    assert len([r for r in stats if r["peer"] == GROUP]) == 1
+    assert not [r for r in stats if r["peer"] == NO_RIGHTS]
+    assert not [
+        r
+        for r in requests
+        if "LoadAsyncGraph" in r["request"] and r["dc"] != 4 and r["peer"] == CHANNEL
+    ]
+    assert len(requests) <= 30
+
+    scenario = Path(pipeline_env["TGSTATS_TELEGRAM_REPLAY"])
+    for peer in (CHANNEL, GROUP):
+        assert _stored(database_url, peer) == expected_daily(scenario, peer, _days(first, last))
+    assert _stored(database_url, NO_RIGHTS) == {}
+    materialized = instance.get_materialized_partitions(dg.AssetKey("stats_raw"))
+    assert not [key for key in materialized if key.endswith(f"|{NO_RIGHTS}")]
+    assert len(materialized) == 2 * 53
+
+
+def test_unchanged_rerun_rewrites_nothing(instance, pipeline_env, database_url) -> None:
+    settings = load_settings()
+    first, last = END_DAY - timedelta(days=9), END_DAY
+    run_backfill(settings, instance, database_url, (CHANNEL,), first, last)
+    with make_engine(database_url).connect() as conn:
+        before = conn.execute(
+            text("SELECT channel_id, day, metric, xmin::text FROM channel_daily")
+        ).all()
+        raw_before = conn.execute(text("SELECT count(*) FROM stats_raw")).scalar_one()
+    log = Path(pipeline_env["TGSTATS_REPLAY_LOG"])
+    requests_before = len(replay_requests(log))
+
+    reports = run_backfill(settings, instance, database_url, (CHANNEL,), first, last)
+    assert [r.status for r in reports] == ["loaded"]
+    with make_engine(database_url).connect() as conn:
+        after = conn.execute(
+            text("SELECT channel_id, day, metric, xmin::text FROM channel_daily")
+        ).all()
+        raw_after = conn.execute(text("SELECT count(*) FROM stats_raw")).scalar_one()
+    assert sorted(after) == sorted(before)  # same rows, same row versions: nothing rewritten
+    assert raw_after == raw_before
+    new = replay_requests(log)[requests_before:]
+    assert not [r for r in new if r["request"].startswith(("GetBroadcast", "LoadAsync"))]
+
+
+def test_peer_without_rights_is_skipped_and_others_go_on(instance, database_url) -> None:
+    defs = build_definitions(load_settings())
+    _run_peers(defs, instance, NO_RIGHTS, GROUP)
+    day = END_DAY - timedelta(days=1)
+    skipped = _run_range(defs, instance, (NO_RIGHTS, day), (NO_RIGHTS, day))
+    assert skipped.success
+    assert not skipped.asset_materializations_for_node("stats_raw")
+    loaded = _run_range(defs, instance, (GROUP, day), (GROUP, day))
+    assert loaded.asset_materializations_for_node("channel_daily")
+    assert instance.get_materialized_partitions(dg.AssetKey("channel_daily")) == {
+        str(stats_key(GROUP, day))
+    }
+
+
+def test_flags_off_write_nothing_and_say_why(instance, monkeypatch, database_url, capsys) -> None:
+    monkeypatch.setenv("MTPROTO_STATS_ENABLED", "false")
+    settings = load_settings()
+    defs = build_definitions(settings)
+    instance.add_dynamic_partitions(PEER, [CHANNEL])
+    result = defs.resolve_job_def(PEERS_JOB).execute_in_process(
+        instance=instance, partition_key=CHANNEL
+    )
+    assert result.success
+    assert not result.asset_materializations_for_node("telegram_peers")
+    warnings = [
+        e.user_message
+        for e in instance.all_logs(result.run_id)
+        if "MTPROTO_STATS_ENABLED is off" in (e.user_message or "")
+    ]
+    assert warnings
+    with make_engine(database_url).connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM telegram_peers")).scalar_one() == 0
