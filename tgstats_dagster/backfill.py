@@ -8,6 +8,7 @@ loaded, skipped (and why) or failed (and why); one peer's failure does not stop 
 from __future__ import annotations
 
 import sys
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
@@ -76,7 +77,8 @@ def run_backfill(
     days = (end - start).days + 1
     print(f"peer entities of {len(peers)} peer(s)", file=out, flush=True)
     peers_job = defs.resolve_job_def(PEERS_JOB)
-    failures, _ = _run_isolating(peers_job, instance, order, peers, peer_tags, out)
+    requests = Counter()
+    failures, _ = _run_isolating(peers_job, instance, order, peers, peer_tags, out, requests)
     reports = {peer: PeerReport(peer, "failed", why) for peer, why in failures.items()}
     loadable = []
     for peer in peers:
@@ -92,7 +94,9 @@ def run_backfill(
 
     print(f"stats of {len(loadable)} peer(s) x {days} day(s)", file=out, flush=True)
     stats_job = defs.resolve_job_def(STATS_JOB)
-    failures, materialized = _run_isolating(stats_job, instance, order, loadable, stats_tags, out)
+    failures, materialized = _run_isolating(
+        stats_job, instance, order, loadable, stats_tags, out, requests
+    )
     for peer in loadable:
         if peer in failures:
             reports[peer] = PeerReport(peer, "failed", failures[peer], days=days)
@@ -100,6 +104,7 @@ def run_backfill(
             reports[peer] = PeerReport(peer, "skipped", "Telegram refused the stats (see the log)")
         else:
             reports[peer] = _stats_report(peer, engine, start, end, days)
+    print(f"Telegram requests: {requests.total()} ({_by_type(requests)})", file=out, flush=True)
     return [reports[peer] for peer in peers]
 
 
@@ -110,18 +115,23 @@ def _run_isolating(
     peers: list[str] | tuple[str, ...],
     tags_for: Callable[[list[str]], dict[str, str]],
     out: TextIO,
+    requests: Counter[str],
 ) -> tuple[dict[str, str], set[str]]:
     """Run ``job`` over groups of neighbouring peers; a failed group again peer by peer.
 
-    Returns why each peer that failed on its own failed, and the partitions materialized.
+    Returns why each peer that failed on its own failed, and the partitions materialized;
+    adds the Telegram requests the runs made to ``requests``.
     """
     failures: dict[str, str] = {}
     materialized: set[str] = set()
     for group in contiguous_runs(order, peers):
         result = _execute(job, instance, tags_for(group))
+        requests.update(_requests(result))
         if not result.success and len(group) > 1:
             print(f"  {_failure(result)}: running {', '.join(group)} one by one", file=out)
             results = {peer: _execute(job, instance, tags_for([peer])) for peer in group}
+            for each in results.values():
+                requests.update(_requests(each))
         else:
             results = {peer: result for peer in group}
         for peer, each in results.items():
@@ -139,6 +149,21 @@ def _execute(
     return job.execute_in_process(
         instance=instance, tags=tags, run_config=QUIET_LOGS, raise_on_error=False
     )
+
+
+def _requests(result: dg.ExecuteInProcessResult) -> Counter[str]:
+    """The Telegram requests of a run, from its steps' metadata (once per step)."""
+    counts: Counter[str] = Counter()
+    for node in {event.node_name for event in result.get_asset_materialization_events()}:
+        first = result.asset_materializations_for_node(node)[0]
+        by_type = first.metadata.get("telegram_requests_by_type")
+        if by_type is not None:
+            counts.update(by_type.value)
+    return counts
+
+
+def _by_type(requests: Counter[str]) -> str:
+    return ", ".join(f"{name} {count}" for name, count in sorted(requests.items())) or "none"
 
 
 def _partitions(result: dg.ExecuteInProcessResult) -> set[str]:

@@ -6,6 +6,7 @@ import argparse
 import os
 import subprocess
 import sys
+import warnings
 from collections.abc import Sequence
 from datetime import date
 from pathlib import Path
@@ -141,6 +142,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    # Notes for library authors, not for the user of a command.
+    warnings.filterwarnings("ignore", message=".*is currently in beta")
+    warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR is not set")
     args = build_parser().parse_args(argv)
     try:
         return args.handler(args)

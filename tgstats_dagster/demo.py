@@ -59,6 +59,7 @@ def run_demo(settings: Settings, out: TextIO = sys.stdout) -> int:
     reports = run_backfill(settings, instance, url, peers, start, end, out=out)
     print_summary(reports, out=out)
     print_landed(url, out=out)
+    print("\nThe Dagster UI over the same data: `tgstats dev` (or `make dev`)", file=out)
     return 0 if all(r.acceptable for r in reports) else 1
 
 

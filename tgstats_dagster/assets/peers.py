@@ -50,5 +50,7 @@ async def telegram_peers(
             ),
             "members": sum(int(p.participants_count or 0) for p in peers),
             "without_stats_rights": [p.key for p in peers if not p.can_view_stats],
+            "telegram_requests": sum(telegram.stats.requests.values()),
+            "telegram_requests_by_type": dg.MetadataValue.json(dict(telegram.stats.requests)),
         },
     )

@@ -75,19 +75,17 @@ def build_stats_raw(partitions: dg.MultiPartitionsDefinition) -> dg.AssetsDefini
         to_fetch = [peer for peer in wanted if peer not in frames]
         problems: dict[str, str] = {}
         flood: FloodWaitTooLong | None = None
-        requests: dict[str, int] = {}
         for outcome in await telegram.stats.fetch_many(to_fetch, known) if to_fetch else []:
             if outcome.snapshot is not None:
                 frame = snapshot_frame(outcome.snapshot)
                 warehouse.store_snapshot(frame)
                 frames[outcome.key] = frame
-                for name, count in outcome.snapshot.requests.items():
-                    requests[name] = requests.get(name, 0) + count
             elif isinstance(outcome.error, FloodWaitTooLong):
                 flood = outcome.error
             else:
-                problems[outcome.key] = f"{outcome.status}: {outcome.reason}"
-                context.log.warning(f"{outcome.key}: {outcome.status}: {outcome.reason}")
+                why = "no stats rights" if outcome.status == "skipped" else "failed"
+                problems[outcome.key] = f"{why}: {outcome.reason}"
+                context.log.warning(f"{outcome.key} skipped, {problems[outcome.key]}")
 
         if flood is not None:
             raise dg.RetryRequested(max_retries=3, seconds_to_wait=flood.seconds) from flood
@@ -112,7 +110,7 @@ def build_stats_raw(partitions: dg.MultiPartitionsDefinition) -> dg.AssetsDefini
         yield dg.Output(
             output,
             output_name="stats_raw",
-            metadata=_snapshot_metadata(output, wanted, reused, requests),
+            metadata=_snapshot_metadata(output, wanted, reused, dict(telegram.stats.requests)),
         )
         yield _graphs_parsed_check(output)
         yield _fresh_check(output, telegram.snapshot_max_age)

@@ -190,3 +190,81 @@ def test_flags_off_write_nothing_and_say_why(instance, monkeypatch, database_url
     assert warnings
     with make_engine(database_url).connect() as conn:
         assert conn.execute(text("SELECT count(*) FROM telegram_peers")).scalar_one() == 0
+
+
+def test_instance_is_postgres(instance) -> None:
+    assert type(instance.run_storage).__name__ == "PostgresRunStorage"
+    assert type(instance.event_log_storage).__name__ == "PostgresEventLogStorage"
+
+
+def test_long_flood_wait_becomes_a_retry(
+    instance, monkeypatch, use_scenario: Path, database_url: str
+) -> None:
+    (use_scenario / "scenario.json").write_text(
+        '{"home_dc": 2, "faults": [{"request": "GetMegagroupStatsRequest", '
+        '"error": "FLOOD_WAIT_2", "times": 1}]}'
+    )
+    monkeypatch.setenv("MTPROTO_FLOOD_SLEEP_THRESHOLD", "1")
+    defs = build_definitions(load_settings())
+    _run_peers(defs, instance, GROUP)
+    day = END_DAY - timedelta(days=2)
+    result = _run_range(defs, instance, (GROUP, day), (GROUP, day))
+    assert result.success
+    retries = [e for e in result.all_events if e.event_type_value == "STEP_UP_FOR_RETRY"]
+    assert len(retries) == 1
+    assert retries[0].event_specific_data.seconds_to_wait == 2
+    assert _stored(database_url, GROUP) == expected_daily(use_scenario, GROUP, [day])
+
+
+def test_days_outside_the_window_warn_and_have_no_rows(instance, database_url) -> None:
+    defs = build_definitions(load_settings())
+    _run_peers(defs, instance, GROUP)
+    first, last = END_DAY - timedelta(days=1), END_DAY + timedelta(days=2)
+    result = _run_range(defs, instance, (GROUP, first), (GROUP, last))
+    assert result.success
+    (check,) = [
+        c for c in result.get_asset_check_evaluations() if c.check_name == "covers_requested_days"
+    ]
+    assert not check.passed
+    assert check.severity == dg.AssetCheckSeverity.WARN
+    outside = check.metadata["outside_window"].value
+    assert outside == {GROUP: "2026-11-16..2026-11-17"}
+    assert {day for day, _ in _stored(database_url, GROUP)} == {first, END_DAY}
+
+
+def test_a_peer_without_rights_in_a_multi_peer_run_is_named(instance, database_url) -> None:
+    defs = build_definitions(load_settings())
+    _run_peers(defs, instance, CHANNEL, GROUP, NO_RIGHTS)
+    day = END_DAY
+    result = _run_range(defs, instance, (GROUP, day), (NO_RIGHTS, day), raise_on_error=False)
+    assert not result.success
+    (failure,) = [e for e in result.all_events if e.is_step_failure]
+    message = failure.step_failure_data.user_failure_data.description
+    assert NO_RIGHTS in message and "no stats rights" in message.lower()
+    # The group's snapshot was kept: running it alone fetches nothing from Telegram again.
+    with make_engine(database_url).connect() as conn:
+        kept = conn.execute(
+            text("SELECT count(*) FROM stats_snapshots WHERE peer_key = :p"), {"p": GROUP}
+        ).scalar_one()
+    assert kept == 1
+    assert _run_range(defs, instance, (GROUP, day), (GROUP, day)).success
+
+
+def test_secrets_never_reach_logs_metadata_or_tables(
+    instance, monkeypatch, pipeline_env, database_url
+) -> None:
+    session, api_hash = "1BVtsOK4Bu0-secret-session-string", "0123456789abcdef-secret-hash"
+    monkeypatch.setenv("TG_SESSION", session)
+    monkeypatch.setenv("TG_API_HASH", api_hash)
+    monkeypatch.setenv("TG_API_ID", "12345")
+    settings = load_settings()
+    run_backfill(settings, instance, database_url, settings.peers, END_DAY, END_DAY)
+    with make_engine(database_url).connect() as conn:
+        dumped = [
+            str(row)
+            for table in ("event_logs", "runs", "telegram_peers", "stats_raw", "stats_snapshots")
+            for row in conn.execute(text(f"SELECT * FROM {table}")).all()
+        ]
+    assert len(dumped) > 10
+    for secret in (session, api_hash):
+        assert not [row for row in dumped if secret in row]
