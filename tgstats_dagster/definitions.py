@@ -11,7 +11,7 @@ import dagster as dg
 
 from tgstats_dagster.assets import build_assets
 from tgstats_dagster.automation import build_daily_refresh, build_peer_sensor
-from tgstats_dagster.jobs import build_jobs
+from tgstats_dagster.jobs import peers_job, stats_job
 from tgstats_dagster.partitions import stats_partitions
 from tgstats_dagster.resources import TelegramResource, WarehouseResource
 from tgstats_dagster.settings import ConfigError, Settings, load_settings
@@ -34,10 +34,9 @@ def build_definitions(settings: Settings) -> dg.Definitions:
     url = warehouse_url(settings)
     # A configured URL may hold a password: the UI shows where it comes from, not its value.
     database_url = dg.EnvVar("TGSTATS_DATABASE_URL") if settings.database_url else url
-    partitions = stats_partitions(settings.start_date)
     return dg.Definitions(
-        assets=build_assets(partitions),
-        jobs=list(build_jobs(partitions)),
+        assets=build_assets(stats_partitions(settings.start_date)),
+        jobs=[peers_job, stats_job],
         schedules=[build_daily_refresh(settings, url)],
         sensors=[build_peer_sensor(settings)],
         resources={

@@ -1,5 +1,7 @@
 """The daily pivot: one row per (channel, day, metric) from the day's snapshot."""
 
+from datetime import timedelta
+
 import dagster as dg
 import pandas as pd
 
@@ -17,6 +19,8 @@ def build_channel_daily(partitions: dg.MultiPartitionsDefinition) -> dg.AssetsDe
         partitions_def=partitions,
         group_name=GROUP,
         kinds={"postgres", "pandas"},
+        # The daily refresh runs every day: a pivot older than a day and a bit is stale.
+        freshness_policy=dg.FreshnessPolicy.time_window(fail_window=timedelta(hours=26)),
         backfill_policy=dg.BackfillPolicy.single_run(),
         check_specs=[
             dg.AssetCheckSpec(
