@@ -8,32 +8,7 @@ from datetime import datetime, timezone
 import pandas as pd
 
 from tgstats_dagster.telegram.models import PeerInfo, StatsSnapshot
-
-PEER_COLUMNS = [
-    "peer_key",
-    "channel_id",
-    "access_hash",
-    "title",
-    "username",
-    "kind",
-    "can_view_stats",
-    "stats_dc",
-    "participants_count",
-    "updated_at",
-]
-SNAPSHOT_COLUMNS = [
-    "peer_key",
-    "channel_id",
-    "fetched_at",
-    "period_min",
-    "period_max",
-    "scalars",
-    "graph",
-    "kind",
-    "data",
-    "error",
-    "zoom_token",
-]
+from tgstats_dagster.warehouse.snapshots import PEER_COLUMNS, STATS_RAW_COLUMNS
 
 
 def peers_frame(peers: list[PeerInfo], now: datetime | None = None) -> pd.DataFrame:
@@ -95,4 +70,4 @@ def snapshot_frame(snapshot: StatsSnapshot) -> pd.DataFrame:
         }
         for graph in snapshot.graphs
     ]
-    return pd.DataFrame(rows, columns=SNAPSHOT_COLUMNS)
+    return pd.DataFrame(rows, columns=STATS_RAW_COLUMNS)

@@ -9,8 +9,7 @@ from datetime import date
 import pandas as pd
 
 from tgstats_dagster.telegram.graphs import GraphFormatError, daily_points, parse_graph
-
-DAILY_COLUMNS = ["peer_key", "channel_id", "day", "metric", "value", "fetched_at"]
+from tgstats_dagster.warehouse.snapshots import CHANNEL_DAILY_COLUMNS as DAILY_COLUMNS
 
 
 @dataclass
