@@ -41,6 +41,7 @@ setup(
             "hypothesis>=6.100,<7",
             "ruff>=0.6,<1",
             "pyyaml>=6,<7",
+            "playwright>=1.51,<2",
         ],
     },
     entry_points={"console_scripts": ["tgstats=tgstats_dagster.cli:main"]},

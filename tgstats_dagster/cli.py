@@ -20,12 +20,13 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     return run_demo(load_settings())
 
 
-def _cmd_dev(args: argparse.Namespace) -> int:
+def run_dev(dagster_args: Sequence[str]) -> int:
     """The Dagster UI and daemon; this process holds the embedded server while they run."""
     from tgstats_dagster.instance import prepare_environment
 
     prepare_environment(load_settings())
-    command = ["dagster", "dev", "-m", "tgstats_dagster.definitions", *args.dagster_args]
+    command = [sys.executable, "-m", "dagster", "dev", "-m", "tgstats_dagster.definitions"]
+    command += dagster_args
     try:
         return subprocess.run(command, env=os.environ.copy()).returncode
     except KeyboardInterrupt:
@@ -102,12 +103,11 @@ def build_parser() -> argparse.ArgumentParser:
         "demo", help="run the main job on embedded defaults over the bundled demo scenario"
     ).set_defaults(handler=_cmd_demo)
 
-    dev = commands.add_parser(
+    # Listed for the help only: main() hands everything after `dev` to `dagster dev`.
+    commands.add_parser(
         "dev",
         help="the Dagster UI and daemon (`tgstats dev -p 3001`: options pass to `dagster dev`)",
     )
-    dev.add_argument("dagster_args", nargs=argparse.REMAINDER, help="options for `dagster dev`")
-    dev.set_defaults(handler=_cmd_dev)
 
     backfill = commands.add_parser(
         "backfill", help="load peers x days through Dagster and print a per-peer summary"
@@ -145,8 +145,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     # Notes for library authors, not for the user of a command.
     warnings.filterwarnings("ignore", message=".*is currently in beta")
     warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR is not set")
-    args = build_parser().parse_args(argv)
+    argv = list(sys.argv[1:] if argv is None else argv)
     try:
+        if argv[:1] == ["dev"]:
+            return run_dev(argv[1:])
+        args = build_parser().parse_args(argv)
         return args.handler(args)
     except ConfigError as exc:
         print(f"tgstats: configuration error: {exc}", file=sys.stderr)

@@ -145,10 +145,18 @@ class WarehouseIOManager(dg.ConfigurableIOManager):
             with write_transaction(engine) as connection:
                 counts = write(connection, table, obj)
             extra = {}
+        with engine.connect() as connection:
+            table_rows = connection.execute(
+                sa.select(sa.func.count()).select_from(TABLES[table])
+            ).scalar_one()
+        # The same metadata goes to every partition of the run: a per-partition count is
+        # only true when the run wrote one partition.
+        one_partition = {"dagster/partition_row_count": len(obj)} if len(keys or ()) == 1 else {}
         context.add_output_metadata(
             {
-                "dagster/row_count": len(obj),
-                "dagster/partition_row_count": len(obj),
+                "dagster/row_count": table_rows,
+                **one_partition,
+                "rows_written": len(obj),
                 "dagster/table_name": table,
                 "dagster/column_schema": column_schema(TABLES[table]),
                 "rows_inserted": counts.inserted,

@@ -147,7 +147,9 @@ def test_range_runs_across_peers_and_days(database_url: str, instance: dg.Dagste
     assert len(table_rows(database_url, "stats_raw", "channel_id, graph")) == 6
 
     metadata = result.asset_materializations_for_node("channel_daily")[0].metadata
-    assert metadata["dagster/row_count"].value == 30
+    assert metadata["dagster/row_count"].value == 30  # the table's rows
+    assert metadata["rows_written"].value == 30
+    assert "dagster/partition_row_count" not in metadata  # not true of each of 15 partitions
     assert metadata["dagster/table_name"].value == "channel_daily"
     assert metadata["rows_inserted"].value == 30
     schema = metadata["dagster/column_schema"].value
@@ -253,6 +255,7 @@ def test_empty_daily_frame_is_valid(database_url: str, instance: dg.DagsterInsta
     )
     metadata = result.asset_materializations_for_node("channel_daily")[0].metadata
     assert metadata["dagster/row_count"].value == 0
+    assert metadata["dagster/partition_row_count"].value == 0
 
 
 def test_a_partition_whose_peer_has_no_snapshot_is_an_error(

@@ -1,0 +1,174 @@
+"""The Dagster UI in a real browser: headless Chromium (Debian's) driven by Playwright.
+
+Opens the asset lineage and the daily pivot's partitions page of the ``tgstats dev``
+deployment after the 2 peers x 10 days backfill, checks that the assets and the partitions
+are shown and no error is, and saves screenshots under test-artifacts/e2e/browser/.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+import shutil
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tgstats_dagster_tests.e2e.conftest import (
+    ARTIFACTS,
+    BACKFILL_DAYS,
+    CHANNEL,
+    PEERS,
+    Deployment,
+)
+
+pytestmark = pytest.mark.e2e
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+SCREENSHOTS = ARTIFACTS / "browser"
+ASSETS = ("telegram_peers", "stats_raw", "channel_daily")
+# What the UI shows when a page or a query fails.
+ERROR_TEXTS = (
+    "Something went wrong",
+    "An error occurred",
+    "Unexpected error",
+    "PythonError",
+    "Traceback",
+    "could not be loaded",
+    "Failed to load",
+)
+PAGE_TIMEOUT_MS = 60_000
+DIALOG_TIMEOUT_MS = 15_000
+
+
+@dataclass
+class Browser:
+    """A page of a fresh headless Chromium profile, and the errors the page has met."""
+
+    page: Any
+    problems: list[str] = field(default_factory=list)
+
+    def open(self, url: str) -> None:
+        self.page.goto(url, wait_until="networkidle")
+
+    def text(self) -> str:
+        return self.page.inner_text("body")
+
+    def screenshot(self, name: str) -> Path:
+        path = SCREENSHOTS / f"{name}.png"
+        self.page.screenshot(path=str(path))
+        return path
+
+    def assert_no_error(self, screenshot: Path) -> None:
+        text = self.text().lower()
+        shown = [phrase for phrase in ERROR_TEXTS if phrase.lower() in text]
+        assert not shown, f"the page shows {shown}; see {screenshot}"
+        assert not self.problems, f"{self.problems}; see {screenshot}"
+
+
+@pytest.fixture(scope="module")
+def browser(
+    tmp_path_factory: pytest.TempPathFactory, dev_deployment: Deployment
+) -> Iterator[Browser]:
+    if not CHROMIUM.exists():
+        pytest.skip(
+            f"{CHROMIUM} is missing: install Debian's Chromium with "
+            "`apt-get update && apt-get install -y chromium` (as root), then run again"
+        )
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+    from playwright.sync_api import sync_playwright
+
+    shutil.rmtree(SCREENSHOTS, ignore_errors=True)
+    SCREENSHOTS.mkdir(parents=True)
+    with sync_playwright() as playwright:
+        context = playwright.chromium.launch_persistent_context(
+            str(tmp_path_factory.mktemp("chromium-profile")),
+            executable_path=str(CHROMIUM),
+            headless=True,
+            args=CHROMIUM_ARGS,
+            viewport={"width": 1400, "height": 900},
+        )
+        try:
+            page = context.new_page()
+            page.set_default_timeout(PAGE_TIMEOUT_MS)
+            browser = Browser(page)
+            page.on("pageerror", lambda error: browser.problems.append(f"page error: {error}"))
+            page.on(
+                "response",
+                lambda response: (
+                    response.status >= 400
+                    and browser.problems.append(f"HTTP {response.status} {response.url}")
+                ),
+            )
+            # A new profile gets the UI's "Join the Dagster community" dialog once: skip it.
+            browser.open(dev_deployment.base_url)
+            with contextlib.suppress(PlaywrightTimeout):
+                page.get_by_role("button", name="Skip").click(timeout=DIALOG_TIMEOUT_MS)
+            yield browser
+        finally:
+            context.close()
+
+
+def test_asset_lineage_page_shows_the_three_assets(
+    dev_deployment: Deployment, browser: Browser
+) -> None:
+    dev_deployment.backfilled()
+    browser.open(f"{dev_deployment.base_url}/asset-groups")
+    try:
+        # Each asset is a node of the graph (named by its tooltip), besides its list entry.
+        for asset in ASSETS:
+            browser.page.locator(f'[data-tooltip="{asset}"]').wait_for()
+        browser.page.get_by_text(f"{len(PEERS)} partitions", exact=True).wait_for()
+    finally:
+        screenshot = browser.screenshot("asset-lineage")
+    text = browser.text()
+    assert "Global asset lineage" in text
+    for asset in ASSETS:
+        shown = browser.page.get_by_text(asset, exact=True).filter(visible=True)
+        assert shown.count() == 2, f"{asset}: in the list and in the graph"
+    # The peer entity has one partition per peer; both peer x date assets the same count.
+    counts = re.findall(r"\b(\d+) partitions\b", text)
+    assert len(counts) == len(ASSETS), counts
+    assert counts.count(str(len(PEERS))) == 1, counts
+    assert len(set(counts) - {str(len(PEERS))}) == 1, counts
+    browser.assert_no_error(screenshot)
+
+
+def test_daily_pivot_partitions_page_shows_the_backfilled_partitions(
+    dev_deployment: Deployment, browser: Browser
+) -> None:
+    outcome = dev_deployment.backfilled()
+    page = browser.page
+    day = BACKFILL_DAYS[len(BACKFILL_DAYS) // 2].isoformat()
+    browser.open(f"{dev_deployment.base_url}/assets/channel_daily?view=partitions")
+    try:
+        page.get_by_text(re.compile(r"Materialized \(\d+\)")).first.wait_for()
+        page.get_by_text(day, exact=True).first.click()
+        for peer in PEERS:
+            page.get_by_text(peer, exact=True).first.wait_for()
+        # The partition (day, channel): its latest materialization and its metadata.
+        page.get_by_text(CHANNEL, exact=True).first.click()
+        page.get_by_text("days_requested").first.wait_for()
+        page.wait_for_load_state("networkidle")
+    finally:
+        screenshot = browser.screenshot("channel-daily-partitions")
+    text = browser.text()
+    counts = dict(re.findall(r"(Materialized|Failed|Missing) \((\d+)\)", text))
+    assert int(counts["Materialized"]) >= len(outcome.partition_keys), counts
+    assert counts["Failed"] == "0", counts
+    assert f"{day}|{CHANNEL}" in text, "the selected partition is shown"
+    assert "No partition selected" not in text
+    browser.assert_no_error(screenshot)
