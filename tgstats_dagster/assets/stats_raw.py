@@ -1,7 +1,7 @@
 """The raw graph JSON of a stats snapshot, for every (peer, day) the snapshot's window covers."""
 
 import json
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 import dagster as dg
 import pandas as pd
@@ -71,9 +71,11 @@ def build_stats_raw(partitions: dg.MultiPartitionsDefinition) -> dg.AssetsDefini
             return
         wanted = days_by_peer(context.partition_keys)
         known = {row["peer_key"]: peer_from_row(row) for row in telegram_peers.to_dict("records")}
-        frames, reused = _stored_snapshots(warehouse, wanted, telegram.snapshot_max_age)
+        frames = _stored_snapshots(warehouse, wanted, telegram.snapshot_max_age)
+        reused = sorted(frames)
         to_fetch = [peer for peer in wanted if peer not in frames]
-        problems: dict[str, str] = {}
+        skipped: dict[str, str] = {}
+        failed: dict[str, str] = {}
         flood: FloodWaitTooLong | None = None
         for outcome in await telegram.stats.fetch_many(to_fetch, known) if to_fetch else []:
             if outcome.snapshot is not None:
@@ -82,28 +84,30 @@ def build_stats_raw(partitions: dg.MultiPartitionsDefinition) -> dg.AssetsDefini
                 frames[outcome.key] = frame
             elif isinstance(outcome.error, FloodWaitTooLong):
                 flood = outcome.error
+            elif outcome.status == "skipped":
+                skipped[outcome.key] = f"no stats rights: {outcome.reason}"
+                context.log.warning(f"{outcome.key} skipped, {skipped[outcome.key]}")
             else:
-                why = "no stats rights" if outcome.status == "skipped" else "failed"
-                problems[outcome.key] = f"{why}: {outcome.reason}"
-                context.log.warning(f"{outcome.key} skipped, {problems[outcome.key]}")
+                failed[outcome.key] = f"failed: {outcome.reason}"
 
         if flood is not None:
             raise dg.RetryRequested(max_retries=3, seconds_to_wait=flood.seconds) from flood
-        if problems:
-            if not frames:
-                context.log.warning(
-                    "nothing materialized: " + "; ".join(f"{k}: {v}" for k, v in problems.items())
-                )
-                return
+        if skipped and not frames and not failed:
+            context.log.warning(f"nothing materialized: {_listed(skipped)}")
+            return
+        if skipped or failed:
             raise dg.Failure(
                 description=(
-                    "some peers of this run could not be loaded, and Dagster materializes a "
-                    "run's partitions all together or not at all: "
-                    + "; ".join(f"{k}: {v}" for k, v in problems.items())
-                    + ". The snapshots of the other peers are stored and will be reused: run "
-                    "those peers again without the ones named here."
-                ),
-                metadata={"loaded": sorted(frames), "not_loaded": sorted(problems)},
+                    f"{_listed({**failed, **skipped})}. "
+                    + (
+                        "Dagster materializes a run's partitions all together or not at all: "
+                        "the snapshots of the other peers are stored and will be reused, so "
+                        "run them again without the peers named here."
+                        if frames
+                        else ""
+                    )
+                ).strip(),
+                metadata={"loaded": sorted(frames), "not_loaded": sorted({**failed, **skipped})},
             )
 
         output = pd.concat(frames.values(), ignore_index=True)
@@ -119,15 +123,20 @@ def build_stats_raw(partitions: dg.MultiPartitionsDefinition) -> dg.AssetsDefini
 
 
 def _stored_snapshots(
-    warehouse: WarehouseResource, wanted: dict, max_age
-) -> tuple[dict[str, pd.DataFrame], list[str]]:
+    warehouse: WarehouseResource, wanted: dict, max_age: timedelta
+) -> dict[str, pd.DataFrame]:
+    """The peers' snapshots fetched within ``max_age``, which need no Telegram request."""
     newer_than = datetime.now(timezone.utc) - max_age
     frames = {}
     for peer in wanted:
         stored = warehouse.latest_snapshot(peer, newer_than)
         if stored is not None and not stored.empty:
             frames[peer] = stored
-    return frames, sorted(frames)
+    return frames
+
+
+def _listed(problems: dict[str, str]) -> str:
+    return "; ".join(f"{peer}: {why}" for peer, why in problems.items())
 
 
 def _snapshot_metadata(
@@ -183,7 +192,7 @@ def _graphs_parsed_check(output: pd.DataFrame) -> dg.AssetCheckResult:
     )
 
 
-def _fresh_check(output: pd.DataFrame, max_age) -> dg.AssetCheckResult:
+def _fresh_check(output: pd.DataFrame, max_age: timedelta) -> dg.AssetCheckResult:
     oldest = pd.to_datetime(output["fetched_at"], utc=True).min()
     age_hours = (pd.Timestamp.now(tz="UTC") - oldest).total_seconds() / 3600
     return dg.AssetCheckResult(

@@ -268,3 +268,23 @@ def test_secrets_never_reach_logs_metadata_or_tables(
     assert len(dumped) > 10
     for secret in (session, api_hash):
         assert not [row for row in dumped if secret in row]
+
+
+def test_a_failing_peer_does_not_hold_the_others_back(
+    instance, use_scenario: Path, pipeline_env, database_url
+) -> None:
+    (use_scenario / "scenario.json").write_text(
+        '{"home_dc": 2, "faults": [{"request": "GetBroadcastStatsRequest", "code": 400, '
+        '"error": "STATS_BROKEN", "times": 20}]}'
+    )
+    settings = load_settings()
+    reports = run_backfill(settings, instance, database_url, settings.peers, END_DAY, END_DAY)
+    by_peer = {r.peer: r for r in reports}
+    assert by_peer[CHANNEL].status == "failed"
+    assert "STATS_BROKEN" in by_peer[CHANNEL].detail
+    assert by_peer[GROUP].status == "loaded"
+    assert by_peer[NO_RIGHTS].status == "skipped"
+    assert _stored(database_url, GROUP) == expected_daily(use_scenario, GROUP, [END_DAY])
+    # The group's snapshot from the failed joint run was reused when it ran alone.
+    requests = replay_requests(Path(pipeline_env["TGSTATS_REPLAY_LOG"]))
+    assert len([r for r in requests if r["request"] == "GetMegagroupStatsRequest"]) == 1
