@@ -7,6 +7,7 @@ loaded, skipped (and why) or failed (and why); one peer's failure does not stop 
 
 from __future__ import annotations
 
+import re
 import sys
 from collections import Counter
 from collections.abc import Callable
@@ -26,7 +27,10 @@ from tgstats_dagster.settings import Settings
 from tgstats_dagster.warehouse.database import make_engine
 from tgstats_dagster.warehouse.snapshots import known_peer
 
-QUIET_LOGS = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+# The runs' own logs stay in the Dagster UI; the command prints its progress and summary.
+QUIET_LOGS = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
+# "package.module.SomeError: message" -> "message"
+_EXCEPTION_PREFIX = re.compile(r"^[A-Za-z_][\w.]*\.\w+: ")
 
 
 @dataclass(frozen=True)
@@ -194,7 +198,8 @@ def _failure(result: dg.ExecuteInProcessResult) -> str:
         if event.is_step_failure and event.step_failure_data:
             error = event.step_failure_data.error
             message = (error.cause or error).message if error else "unknown error"
-            return f"{event.step_key}: {message.strip().splitlines()[-1]}"
+            last_line = message.strip().splitlines()[-1]
+            return f"{event.step_key}: {_EXCEPTION_PREFIX.sub('', last_line)}"
     return "the run failed (see its log in the Dagster UI)"
 
 
