@@ -32,7 +32,7 @@ from sqlalchemy.engine import make_url
 from tgstats_dagster.warehouse.copy_format import copy_chunks, encode_columns
 from tgstats_dagster.warehouse.database import make_engine
 from tgstats_dagster.warehouse.migrations import ensure_schema
-from tgstats_dagster.warehouse.server import embedded_server_url, with_driver
+from tgstats_dagster.warehouse.server import embedded_server_url, libpq_url
 from tgstats_dagster.warehouse.tables import channel_daily
 from tgstats_dagster.warehouse.upsert import RULES, write, write_transaction
 
@@ -59,10 +59,6 @@ def make_frame(rows: int) -> pd.DataFrame:
     )
 
 
-def libpq(url: str) -> str:
-    return with_driver(url, "psycopg").replace("postgresql+psycopg://", "postgresql://", 1)
-
-
 def timed(action: Callable[[], object]) -> float:
     start = time.perf_counter()
     action()
@@ -70,13 +66,13 @@ def timed(action: Callable[[], object]) -> float:
 
 
 def truncate(url: str, table: str = "channel_daily") -> None:
-    with psycopg.connect(libpq(url), autocommit=True) as conn:
+    with psycopg.connect(libpq_url(url), autocommit=True) as conn:
         conn.execute(f"TRUNCATE {table}")
         conn.execute("CHECKPOINT")
 
 
 def plain_copy(url: str, stream: list[bytes]) -> None:
-    with psycopg.connect(libpq(url)) as conn, conn.cursor() as cursor:
+    with psycopg.connect(libpq_url(url)) as conn, conn.cursor() as cursor:
         with cursor.copy(f"COPY channel_daily ({', '.join(COLUMNS)}) FROM STDIN") as copy:
             for chunk in stream:
                 copy.write(chunk)
@@ -105,7 +101,7 @@ def row_by_row(url: str, frame: pd.DataFrame) -> None:
         " ON CONFLICT (channel_id, day, metric) DO UPDATE SET value = EXCLUDED.value"
         " WHERE bench_target.value IS DISTINCT FROM EXCLUDED.value"
     )
-    with psycopg.connect(libpq(url)) as conn:
+    with psycopg.connect(libpq_url(url)) as conn:
         for row in frame[COLUMNS].itertuples(index=False):
             conn.execute(statement, tuple(row))
         conn.commit()
@@ -113,12 +109,12 @@ def row_by_row(url: str, frame: pd.DataFrame) -> None:
 
 def run(server_url: str, rows: int, sample: int) -> None:
     name = f"tgstats_bench_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(libpq(server_url), autocommit=True) as conn:
+    with psycopg.connect(libpq_url(server_url), autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')
     url = make_url(server_url).set(database=name).render_as_string(hide_password=False)
     try:
         ensure_schema(url)
-        with psycopg.connect(libpq(url), autocommit=True) as conn:
+        with psycopg.connect(libpq_url(url), autocommit=True) as conn:
             conn.execute("CREATE TABLE bench_target (LIKE channel_daily INCLUDING ALL)")
         frame = make_frame(rows)
         names = RULES["channel_daily"].columns(channel_daily)
@@ -138,7 +134,7 @@ def run(server_url: str, rows: int, sample: int) -> None:
         row_s = timed(lambda: row_by_row(url, few))
     finally:
         make_engine(url).dispose()
-        with psycopg.connect(libpq(server_url), autocommit=True) as conn:
+        with psycopg.connect(libpq_url(server_url), autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     rates = {
         "copy": rows / min(copy_s),

@@ -11,15 +11,13 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
-import psycopg
 import pytest
-from sqlalchemy.engine import make_url
 
-from tgstats_dagster.warehouse.server import embedded_server_url, stop_embedded_server, with_driver
+from tgstats_dagster.warehouse.server import embedded_server_url, stop_embedded_server
+from tgstats_dagster_tests.databases import scratch_database
 
 
 @pytest.fixture(scope="session")
@@ -43,19 +41,8 @@ def pg_admin_url() -> Iterator[str]:
         shutil.rmtree(home, ignore_errors=True)
 
 
-def _libpq(url: str) -> str:
-    return with_driver(url, "psycopg").replace("postgresql+psycopg://", "postgresql://", 1)
-
-
 @pytest.fixture
 def database_url(pg_admin_url: str) -> Iterator[str]:
     """A fresh database on the suite's server, dropped after the test (plain ``postgresql://``)."""
-    name = f"tgstats_test_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(_libpq(pg_admin_url), autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    url = make_url(pg_admin_url).set(database=name).render_as_string(hide_password=False)
-    try:
+    with scratch_database(pg_admin_url, "tgstats_test") as url:
         yield url
-    finally:
-        with psycopg.connect(_libpq(pg_admin_url), autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

@@ -51,3 +51,8 @@ def with_driver(url: str, driver: str) -> str:
     """
     parsed = make_url(url)
     return parsed.set(drivername=f"postgresql+{driver}").render_as_string(hide_password=False)
+
+
+def libpq_url(url: str) -> str:
+    """A SQLAlchemy URL (with or without a driver) as psycopg and libpq read it."""
+    return with_driver(url, "psycopg").replace("postgresql+psycopg://", "postgresql://", 1)

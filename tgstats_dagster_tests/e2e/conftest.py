@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import uuid
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -27,10 +26,10 @@ from typing import Any
 import psycopg
 import pytest
 import yaml
-from sqlalchemy.engine import make_url
 
 import tgstats_dagster
-from tgstats_dagster.warehouse.server import with_driver
+from tgstats_dagster.warehouse.server import libpq_url, with_driver
+from tgstats_dagster_tests.databases import scratch_database
 from tgstats_dagster_tests.e2e import graphql
 from tgstats_dagster_tests.e2e.processes import (
     ProcessSet,
@@ -131,10 +130,6 @@ class Deployment:
         )
 
 
-def libpq_url(url: str) -> str:
-    return with_driver(url, "psycopg").replace("postgresql+psycopg://", "postgresql://", 1)
-
-
 def project_environment(home: Path, log_dir: Path) -> dict[str, str | None]:
     """The loader on, over the offline Telegram's demo scenario, with the three demo peers."""
     return {
@@ -220,15 +215,8 @@ def dev_deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deploym
 @pytest.fixture(scope="session")
 def production_database_url(pg_admin_url: str) -> Iterator[str]:
     """A database of its own on the suite's server, for the instance and the warehouse."""
-    name = f"tgstats_e2e_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(libpq_url(pg_admin_url), autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    url = make_url(pg_admin_url).set(database=name).render_as_string(hide_password=False)
-    try:
+    with scratch_database(pg_admin_url, "tgstats_e2e") as url:
         yield url
-    finally:
-        with psycopg.connect(libpq_url(pg_admin_url), autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def local_workspace(path: Path, code_port: int) -> tuple[Path, str]:

@@ -7,13 +7,9 @@ from datetime import date, datetime, timedelta, timezone
 import pandas as pd
 import psycopg
 
-from tgstats_dagster.warehouse.server import with_driver
+from tgstats_dagster.warehouse.server import libpq_url
 
 SNAPSHOT_AT = datetime(2026, 3, 10, 12, 0, tzinfo=timezone.utc)
-
-
-def libpq(url: str) -> str:
-    return with_driver(url, "psycopg").replace("postgresql+psycopg://", "postgresql://", 1)
 
 
 def daily_frame(
@@ -42,13 +38,13 @@ def daily_frame(
 
 
 def table_rows(url: str, table: str, order: str) -> list[tuple]:
-    with psycopg.connect(libpq(url)) as conn:
+    with psycopg.connect(libpq_url(url)) as conn:
         return conn.execute(f"SELECT * FROM {table} ORDER BY {order}").fetchall()
 
 
 def tuple_counters(url: str, table: str) -> tuple[int, int]:
     """(n_tup_ins, n_tup_upd) of the table, after flushing this backend's statistics."""
-    with psycopg.connect(libpq(url), autocommit=True) as conn:
+    with psycopg.connect(libpq_url(url), autocommit=True) as conn:
         conn.execute("SELECT pg_stat_clear_snapshot()")
         row = conn.execute(
             "SELECT n_tup_ins, n_tup_upd FROM pg_stat_user_tables WHERE relname = %s", (table,)

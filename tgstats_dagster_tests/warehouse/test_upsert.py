@@ -14,11 +14,11 @@ import pytest
 from tgstats_dagster.warehouse.copy_format import WarehouseDataError
 from tgstats_dagster.warehouse.database import make_engine
 from tgstats_dagster.warehouse.migrations import ensure_schema
+from tgstats_dagster.warehouse.server import libpq_url
 from tgstats_dagster.warehouse.upsert import WriteCounts, write, write_transaction
 from tgstats_dagster_tests.warehouse.helpers import (
     SNAPSHOT_AT,
     daily_frame,
-    libpq,
     table_rows,
 )
 
@@ -34,7 +34,7 @@ def _write(url: str, table: str, frame: pd.DataFrame) -> WriteCounts:
 
 
 def _xmins(url: str) -> dict[tuple, str]:
-    with psycopg.connect(libpq(url)) as conn:
+    with psycopg.connect(libpq_url(url)) as conn:
         rows = conn.execute(
             "SELECT channel_id, day, metric, xmin::text FROM channel_daily"
         ).fetchall()
@@ -161,7 +161,7 @@ def test_raw_rows_are_written_once_and_never_overwritten(url: str) -> None:
 
 
 def _slow_insert_trigger(url: str) -> None:
-    with psycopg.connect(libpq(url), autocommit=True) as conn:
+    with psycopg.connect(libpq_url(url), autocommit=True) as conn:
         conn.execute(
             "CREATE FUNCTION slow_down() RETURNS trigger LANGUAGE plpgsql AS"
             " $$ BEGIN PERFORM pg_sleep(30); RETURN NULL; END $$"
@@ -173,7 +173,7 @@ def _slow_insert_trigger(url: str) -> None:
 
 
 def _terminate_the_sleeping_writer(url: str) -> None:
-    with psycopg.connect(libpq(url), autocommit=True) as conn:
+    with psycopg.connect(libpq_url(url), autocommit=True) as conn:
         for _ in range(200):
             row = conn.execute(
                 "SELECT pid FROM pg_stat_activity WHERE datname = current_database()"
@@ -211,7 +211,7 @@ def test_a_dropped_connection_mid_write_leaves_the_old_rows(url: str, path: str)
 
     assert len(failures) == 1
     assert table_rows(url, "channel_daily", "1, 2, 3") == before
-    with psycopg.connect(libpq(url), autocommit=True) as conn:
+    with psycopg.connect(libpq_url(url), autocommit=True) as conn:
         conn.execute("DROP TRIGGER slow_down ON channel_daily")
     counts = _write(url, "channel_daily", new)
     assert counts.inserted + counts.updated > 0
