@@ -30,7 +30,7 @@ def prepare_environment(settings: Settings) -> str:
     url = warehouse_url(settings)
     if not os.environ.get("TGSTATS_DAGSTER_PG_URL"):
         os.environ["TGSTATS_DAGSTER_PG_URL"] = with_driver(url, "psycopg2")
-    if not os.environ.get("TGSTATS_DATABASE_URL") and settings.database_url is None:
+    if settings.database_url is None:
         # Run workers and the daemon find the embedded server by TGSTATS_HOME; make it absolute.
         os.environ["TGSTATS_HOME"] = str(settings.home.resolve())
     home = Path(os.environ.get("DAGSTER_HOME") or settings.home.resolve() / "dagster")

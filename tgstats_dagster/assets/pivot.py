@@ -31,9 +31,10 @@ def daily_pivot(raw: pd.DataFrame, days_by_peer: dict[str, list[date]]) -> Pivot
     pivot = Pivot(frame=pd.DataFrame(columns=DAILY_COLUMNS))
     points_by_snapshot: dict[tuple[int, object], dict[date, list[tuple[str, object]]]] = {}
     rows: list[tuple] = []
+    wanted = {(peer, day) for peer, days in days_by_peer.items() for day in days}
     for (peer, day), group in raw.groupby(["peer_key", "day"], sort=True):
         day = pd.Timestamp(day).date()
-        if day not in set(days_by_peer.get(peer, ())):
+        if (peer, day) not in wanted:
             continue
         first = group.iloc[0]
         snapshot_key = (int(first["channel_id"]), first["fetched_at"])
