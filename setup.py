@@ -1,6 +1,6 @@
 from pathlib import Path
 
-from setuptools import find_packages, setup
+from setuptools import find_namespace_packages, setup
 
 setup(
     name="tgstats-dagster",
@@ -13,7 +13,9 @@ setup(
     long_description_content_type="text/markdown",
     license="MIT",
     python_requires=">=3.10,<3.14",
-    packages=find_packages(exclude=["tgstats_dagster_tests*", "bench*", "scripts*"]),
+    # Namespace discovery: the data folders (the demo scenario, migrations) are part of the
+    # package too, so setuptools has nothing to warn about.
+    packages=find_namespace_packages(include=["tgstats_dagster", "tgstats_dagster.*"]),
     include_package_data=True,
     package_data={
         "tgstats_dagster": [
@@ -21,7 +23,7 @@ setup(
             "warehouse/migrations/*.ini",
             "warehouse/migrations/**/*.py",
             "py.typed",
-            "instance.yaml",
+            "cli/instance.yaml",
         ]
     },
     install_requires=[

@@ -3,14 +3,17 @@
 Usage: python bench/upsert.py [--rows N]. The database is TGSTATS_DATABASE_URL's server,
 else an embedded PostgreSQL in a temporary TGSTATS_HOME; the run works in a scratch
 database it creates and drops. Prints rows/s for each method, then last the line
-``upsert_vs_copy=R1 rerun_vs_copy=R2 upsert_vs_to_sql=R3 upsert_vs_row_by_row=R4``.
+``upsert_vs_copy=R1 rerun_vs_copy=R2 upsert_vs_to_sql=R3 upsert_vs_row_by_row=R4
+write_row_rows_s=N``.
 
-- copy: COPY of the already-encoded rows into the empty, indexed channel_daily (the limit;
-  encoding the DataFrame is not counted).
+- copy: COPY of the already-encoded rows (COPY text) into the empty, indexed channel_daily
+  (the limit; encoding the DataFrame is not counted).
 - upsert: the IO manager's write of new rows (upsert.write in one transaction), from the
   DataFrame, encoding included.
 - rerun: the same write again, every row unchanged.
 - to_sql, row_by_row: sampled on fewer rows into an empty table of the same shape.
+- write_row: the DataFrame checked, converted and COPied into the empty table by psycopg's
+  ``copy.write_row`` (binary COPY), as the upsert does when no stored row shares a key.
 """
 
 from __future__ import annotations
@@ -27,14 +30,15 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import psycopg
+from psycopg import sql
 from sqlalchemy.engine import make_url
 
-from tgstats_dagster.warehouse.copy_format import copy_chunks, encode_columns
+from tgstats_dagster.warehouse.copy_rows import copy_rows, frame_values
 from tgstats_dagster.warehouse.database import make_engine
 from tgstats_dagster.warehouse.migrations import ensure_schema
 from tgstats_dagster.warehouse.server import embedded_server_url, libpq_url
 from tgstats_dagster.warehouse.tables import channel_daily
-from tgstats_dagster.warehouse.upsert import RULES, write, write_transaction
+from tgstats_dagster.warehouse.upsert import write, write_transaction
 
 COLUMNS = ["channel_id", "day", "metric", "peer_key", "value", "fetched_at"]
 
@@ -71,11 +75,22 @@ def truncate(url: str, table: str = "channel_daily") -> None:
         conn.execute("CHECKPOINT")
 
 
-def plain_copy(url: str, stream: list[bytes]) -> None:
+def copy_text(frame: pd.DataFrame) -> bytes:
+    """The rows in COPY text format (the bench's values need no escaping)."""
+    return frame[COLUMNS].to_csv(sep="\t", header=False, index=False).encode()
+
+
+def plain_copy(url: str, stream: bytes) -> None:
     with psycopg.connect(libpq_url(url)) as conn, conn.cursor() as cursor:
         with cursor.copy(f"COPY channel_daily ({', '.join(COLUMNS)}) FROM STDIN") as copy:
-            for chunk in stream:
-                copy.write(chunk)
+            copy.write(stream)
+        conn.commit()
+
+
+def write_row_load(url: str, frame: pd.DataFrame) -> None:
+    columns = [channel_daily.c[n] for n in COLUMNS]
+    with psycopg.connect(libpq_url(url)) as conn:
+        copy_rows(conn, sql.Identifier("channel_daily"), columns, frame_values(frame, columns))
         conn.commit()
 
 
@@ -117,12 +132,13 @@ def run(server_url: str, rows: int, sample: int) -> None:
         with psycopg.connect(libpq_url(url), autocommit=True) as conn:
             conn.execute("CREATE TABLE bench_target (LIKE channel_daily INCLUDING ALL)")
         frame = make_frame(rows)
-        names = RULES["channel_daily"].columns(channel_daily)
-        stream = list(copy_chunks(encode_columns(frame, [channel_daily.c[n] for n in names])))
-        copy_s, upsert_s = [], []
-        for _ in range(2):  # alternate, keep the best of each
+        stream = copy_text(frame)
+        copy_s, upsert_s, write_row_s = [], [], []
+        for _ in range(3):  # alternate, keep the best of each
             truncate(url)
             copy_s.append(timed(lambda: plain_copy(url, stream)))
+            truncate(url)
+            write_row_s.append(timed(lambda: write_row_load(url, frame)))
             truncate(url)
             upsert_s.append(timed(lambda: upsert(url, frame)))
         rerun_s = timed(lambda: upsert(url, frame))
@@ -142,6 +158,7 @@ def run(server_url: str, rows: int, sample: int) -> None:
         "rerun": rows / rerun_s,
         "to_sql": len(part) / to_sql_s,
         "row_by_row": len(few) / row_s,
+        "write_row": rows / min(write_row_s),
     }
     print(f"rows={rows} sample_to_sql={len(part)} sample_row_by_row={len(few)}")
     for method, rate in rates.items():
@@ -150,7 +167,8 @@ def run(server_url: str, rows: int, sample: int) -> None:
         f"upsert_vs_copy={rates['upsert'] / rates['copy']:.2f} "
         f"rerun_vs_copy={rates['rerun'] / rates['copy']:.2f} "
         f"upsert_vs_to_sql={rates['upsert'] / rates['to_sql']:.1f} "
-        f"upsert_vs_row_by_row={rates['upsert'] / rates['row_by_row']:.1f}"
+        f"upsert_vs_row_by_row={rates['upsert'] / rates['row_by_row']:.1f} "
+        f"write_row_rows_s={rates['write_row']:.0f}"
     )
 
 

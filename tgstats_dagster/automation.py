@@ -1,64 +1,105 @@
-"""The peer sensor and the daily refresh schedule; both skip with a reason when flags are off."""
+"""The peer sensor, the daily refresh schedule and the follow-up sensor.
+
+The sensor and the schedule skip with a reason when a flag is off.
+"""
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta, timezone
 
 import dagster as dg
 
-from tgstats_dagster.jobs import PEERS_JOB, STATS_JOB
-from tgstats_dagster.partitions import PEER, peer_partitions, stats_key
+from tgstats_dagster.partitions import (
+    PEER,
+    STATS_PEER,
+    contiguous_runs,
+    peer_partitions,
+    range_tags,
+    stats_peer_changes,
+    stats_peer_partitions,
+    stats_range_tags,
+)
+from tgstats_dagster.runs import (
+    FOLLOW_UP_OF_TAG,
+    PEERS_JOB,
+    STATS_JOB,
+    failed_peers_of,
+    follow_up_tags,
+    refresh_window,
+    run_scope,
+)
 from tgstats_dagster.settings import Settings
-from tgstats_dagster.warehouse.snapshots import peers_without_stats_rights
+from tgstats_dagster.warehouse.resource import WarehouseResource
 
-RANGE_START = "dagster/asset_partition_range_start"
-RANGE_END = "dagster/asset_partition_range_end"
+#: How often the rights of a peer without them are asked again.
+RIGHTS_RECHECK = timedelta(hours=20)
 
 
 def build_peer_sensor(settings: Settings) -> dg.SensorDefinition:
     @dg.sensor(
         name="telegram_peer_sensor",
         job_name=PEERS_JOB,
-        minimum_interval_seconds=60,
+        minimum_interval_seconds=30,
         default_status=dg.DefaultSensorStatus.RUNNING,
         description=(
             "Adds the peers of MTPROTO_STATS_PEERS to the peer partitions and loads their peer "
-            "entity. Never removes a peer by itself: `tgstats peers remove NAME` does, on request."
+            "entities in one run; keeps the stats partitions (stats_peer) to the peers with "
+            "stats rights, and asks again daily about those without. Never removes a "
+            "configured peer by itself: `tgstats peers remove NAME` does, on request."
         ),
     )
-    def telegram_peer_sensor(context: dg.SensorEvaluationContext):
+    def telegram_peer_sensor(context: dg.SensorEvaluationContext, warehouse: WarehouseResource):
         if settings.disabled_reason:
             return dg.SkipReason(settings.disabled_reason)
         if not settings.peers:
             return dg.SkipReason("MTPROTO_STATS_PEERS is empty: no peer to load")
-        existing = set(context.instance.get_dynamic_partitions(PEER))
-        unlisted = sorted(existing - set(settings.peers))
-        if unlisted:
-            context.log.info(
-                f"partitions of peers no longer in MTPROTO_STATS_PEERS are kept: {unlisted} "
-                "(remove them with `tgstats peers remove NAME`)"
-            )
+        existing = context.instance.get_dynamic_partitions(PEER)
         new = [peer for peer in settings.peers if peer not in existing]
-        if not new:
+        order = [*existing, *new]
+        stored = warehouse.peers.known(order)
+        add, delete = stats_peer_changes(
+            order,
+            context.instance.get_dynamic_partitions(STATS_PEER),
+            {key: bool(row["can_view_stats"]) for key, row in stored.items()},
+        )
+        now = datetime.now(timezone.utc)
+        recheck = [
+            key
+            for key, row in stored.items()
+            if not row["can_view_stats"] and now - row["updated_at"] > RIGHTS_RECHECK
+        ]
+        requests = [
+            dg.RunRequest(
+                run_key=f"add:{group[0]}:{group[-1]}", tags=range_tags(group[0], group[-1])
+            )
+            for group in contiguous_runs(order, new)
+        ] + [
+            dg.RunRequest(
+                run_key=f"rights:{now.date()}:{group[0]}:{group[-1]}",
+                tags=range_tags(group[0], group[-1]),
+            )
+            for group in contiguous_runs(order, recheck)
+        ]
+        partition_requests = []
+        if new:
+            context.log.info(f"adding peer partitions: {new}")
+            partition_requests.append(peer_partitions.build_add_request(new))
+        if add:
+            partition_requests.append(stats_peer_partitions.build_add_request(add))
+        if delete:
+            partition_requests.append(stats_peer_partitions.build_delete_request(delete))
+        if not requests and not partition_requests:
             return dg.SkipReason(
                 f"all {len(settings.peers)} configured peers are partitions already"
             )
-        context.log.info(f"adding peer partitions: {new}")
         return dg.SensorResult(
-            run_requests=[dg.RunRequest(partition_key=peer, run_key=f"add:{peer}") for peer in new],
-            dynamic_partitions_requests=[peer_partitions.build_add_request(new)],
+            run_requests=requests, dynamic_partitions_requests=partition_requests
         )
 
     return telegram_peer_sensor
 
 
-def refresh_window(settings: Settings, last_day: date) -> tuple[date, date] | None:
-    """The last MTPROTO_STATS_PERIOD_DAYS complete days, not before the first partition."""
-    first = max(settings.start_date, last_day - timedelta(days=settings.period_days - 1))
-    return (first, last_day) if first <= last_day else None
-
-
-def build_daily_refresh(settings: Settings, database_url: str) -> dg.ScheduleDefinition:
+def build_daily_refresh(settings: Settings) -> dg.ScheduleDefinition:
     @dg.schedule(
         name="daily_stats_refresh",
         job_name=STATS_JOB,
@@ -66,35 +107,68 @@ def build_daily_refresh(settings: Settings, database_url: str) -> dg.ScheduleDef
         execution_timezone="UTC",
         default_status=dg.DefaultScheduleStatus.RUNNING,
         description=(
-            "Every day, re-writes the last MTPROTO_STATS_PERIOD_DAYS days of every peer "
-            "(Telegram revises recent days): one run and one stats fetch per peer."
+            "Every day, re-writes the last MTPROTO_STATS_PERIOD_DAYS days of every peer with "
+            "stats rights (Telegram revises recent days): one run, one Telegram connection, one "
+            "stats fetch per peer."
         ),
     )
     def daily_stats_refresh(context: dg.ScheduleEvaluationContext):
         if settings.disabled_reason:
             return dg.SkipReason(settings.disabled_reason)
-        last_day = context.scheduled_execution_time.date() - timedelta(days=1)
-        window = refresh_window(settings, last_day)
-        if window is None:
-            return dg.SkipReason(f"no complete day since TGSTATS_START_DATE {settings.start_date}")
-        peers = context.instance.get_dynamic_partitions(PEER)
-        without_rights = peers_without_stats_rights(database_url)
-        loadable = [peer for peer in peers if peer not in without_rights]
-        if not loadable:
-            return dg.SkipReason(
-                "no peer partition with stats rights yet (the peer sensor adds the peers of "
-                "MTPROTO_STATS_PEERS)"
-            )
-        first, last = window
-        return [
-            dg.RunRequest(
-                run_key=f"{peer}:{first}:{last}",
-                tags={
-                    RANGE_START: str(stats_key(peer, first)),
-                    RANGE_END: str(stats_key(peer, last)),
-                },
-            )
-            for peer in loadable
-        ]
+        request = refresh_request(
+            settings, context.instance, context.scheduled_execution_time.date()
+        )
+        return request if isinstance(request, dg.SkipReason) else [request]
 
     return daily_stats_refresh
+
+
+def refresh_request(
+    settings: Settings, instance: dg.DagsterInstance, today: date
+) -> dg.RunRequest | dg.SkipReason:
+    """The daily refresh: every stats peer x the last complete ``period_days`` days, one run
+    (the stats peers are one contiguous range by construction)."""
+    last_day = today - timedelta(days=1)
+    window = refresh_window(settings.start_date, settings.period_days, last_day)
+    if window is None:
+        return dg.SkipReason(f"no complete day since TGSTATS_START_DATE {settings.start_date}")
+    peers = instance.get_dynamic_partitions(STATS_PEER)
+    if not peers:
+        return dg.SkipReason(
+            "no peer with stats rights yet (the peer sensor adds the peers of "
+            "MTPROTO_STATS_PEERS and loads their entities)"
+        )
+    first, last = window
+    return dg.RunRequest(
+        run_key=f"refresh:{last}", tags=stats_range_tags(peers[0], peers[-1], first, last)
+    )
+
+
+def build_follow_up_sensor(jobs: list[dg.JobDefinition]) -> dg.SensorDefinition:
+    @dg.run_failure_sensor(
+        name="telegram_follow_up_sensor",
+        request_jobs=jobs,
+        default_status=dg.DefaultSensorStatus.RUNNING,
+        description=(
+            "When a run fails for some of its peers only, runs once more: each group of "
+            "neighbouring peers that loaded (their snapshots are stored: no new Telegram "
+            "request), and each failed peer in a run of its own."
+        ),
+    )
+    def telegram_follow_up_sensor(context: dg.RunFailureSensorContext):
+        run = context.dagster_run
+        if FOLLOW_UP_OF_TAG in run.tags:
+            return dg.SkipReason(f"run {run.run_id} is a follow-up already: reported, not retried")
+        failure = failed_peers_of(context.get_step_failure_events())
+        scope = (
+            run_scope(failure.job, run.tags, context.instance, failure.peers) if failure else None
+        )
+        if failure is None or scope is None:
+            return dg.SkipReason(f"run {run.run_id} did not fail for some of its peers")
+        follow_ups = follow_up_tags(scope, failure.failed, context.instance, run.run_id)
+        return [
+            dg.RunRequest(run_key=f"{run.run_id}:{index}", job_name=failure.job, tags=tags)
+            for index, tags in enumerate(follow_ups)
+        ]
+
+    return telegram_follow_up_sensor

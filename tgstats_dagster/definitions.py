@@ -1,26 +1,27 @@
-"""The Dagster definitions: assets, checks, resources, jobs, the schedule and the sensor.
+"""The Dagster definitions: assets, checks, resources, jobs, the schedule and the sensors.
 
-``defs`` is built from the environment when this module is loaded (``dagster dev -m
-tgstats_dagster.definitions``, ``workspace.yaml``); a bad configuration fails the load with
-a message naming the variable.
+Built lazily, when Dagster loads the code location (``dagster dev -m
+tgstats_dagster.definitions``, ``workspace.yaml``): importing this module imports Dagster
+only, starts nothing and writes nothing; the warehouse's embedded PostgreSQL starts when a
+run, sensor or schedule first uses it. A bad configuration fails the load with a message
+naming the variable.
 """
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import dagster as dg
 
-from tgstats_dagster.assets import build_assets
-from tgstats_dagster.automation import build_daily_refresh, build_peer_sensor
-from tgstats_dagster.jobs import peers_job, stats_job
-from tgstats_dagster.partitions import stats_partitions
-from tgstats_dagster.resources import TelegramResource, WarehouseResource
-from tgstats_dagster.settings import ConfigError, Settings, load_settings
-from tgstats_dagster.warehouse.database import warehouse_url
-from tgstats_dagster.warehouse.io_manager import WarehouseIOManager
+if TYPE_CHECKING:
+    from tgstats_dagster.settings import Settings
+    from tgstats_dagster.warehouse.resource import WarehouseResource
 
 
 def check_ready(settings: Settings) -> None:
     """With the flags on, live Telegram needs its credentials: say which are missing, now."""
+    from tgstats_dagster.settings import ConfigError
+
     if settings.enabled and (missing := settings.missing_credentials()):
         raise ConfigError(
             f"MTPROTO_ENABLED and MTPROTO_STATS_ENABLED are on but {', '.join(missing)} "
@@ -29,22 +30,48 @@ def check_ready(settings: Settings) -> None:
         )
 
 
+def warehouse_resource(settings: Settings, *, in_definitions: bool = True) -> WarehouseResource:
+    """The warehouse of ``settings``; in the definitions a configured URL (it may hold a
+    password) is an EnvVar, so the UI shows where it comes from, not its value."""
+    from tgstats_dagster.warehouse.resource import WarehouseResource
+
+    if settings.database_url:
+        url = dg.EnvVar("TGSTATS_DATABASE_URL") if in_definitions else settings.database_url
+        return WarehouseResource(database_url=url)
+    return WarehouseResource(home=str(settings.home.resolve()))
+
+
 def build_definitions(settings: Settings) -> dg.Definitions:
+    from tgstats_dagster.assets import build_assets
+    from tgstats_dagster.automation import (
+        build_daily_refresh,
+        build_follow_up_sensor,
+        build_peer_sensor,
+    )
+    from tgstats_dagster.jobs import peers_job, stats_job
+    from tgstats_dagster.partitions import stats_partitions
+    from tgstats_dagster.resources import TelegramResource
+    from tgstats_dagster.warehouse.io_manager import WarehouseIOManager
+
     check_ready(settings)
-    url = warehouse_url(settings)
-    # A configured URL may hold a password: the UI shows where it comes from, not its value.
-    database_url = dg.EnvVar("TGSTATS_DATABASE_URL") if settings.database_url else url
+    warehouse = warehouse_resource(settings)
+    jobs = [peers_job, stats_job]
     return dg.Definitions(
         assets=build_assets(stats_partitions(settings.start_date)),
-        jobs=[peers_job, stats_job],
-        schedules=[build_daily_refresh(settings, url)],
-        sensors=[build_peer_sensor(settings)],
+        jobs=jobs,
+        schedules=[build_daily_refresh(settings)],
+        sensors=[build_peer_sensor(settings), build_follow_up_sensor(jobs)],
         resources={
             "telegram": TelegramResource.from_settings(settings),
-            "warehouse": WarehouseResource(database_url=database_url),
-            "io_manager": WarehouseIOManager(database_url=database_url),
+            "warehouse": warehouse,
+            "io_manager": WarehouseIOManager(warehouse=warehouse),
         },
+        executor=dg.in_process_executor,
     )
 
 
-defs = build_definitions(load_settings())
+@dg.definitions
+def defs() -> dg.Definitions:
+    from tgstats_dagster.settings import load_settings
+
+    return build_definitions(load_settings())

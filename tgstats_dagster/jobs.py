@@ -1,20 +1,21 @@
-"""Asset jobs: the peer entities, and the stats (raw graphs and daily pivot) by peer x day.
+"""Asset jobs: the peer entities, and the stats (raw snapshots and daily pivot) by peer x day.
 
-Their partitions come from the selected assets.
+Both run their steps in the run's own process: a run's fixed cost is paid once, not per step.
 """
 
 import dagster as dg
 
-PEERS_JOB = "telegram_peers_job"
-STATS_JOB = "telegram_stats_job"
+from tgstats_dagster.runs import PEERS_JOB, STATS_JOB
 
 peers_job = dg.define_asset_job(
     PEERS_JOB,
     selection=["telegram_peers"],
+    executor_def=dg.in_process_executor,
     description="Refresh the peer entities (getFullChannel) of the selected peers.",
 )
 stats_job = dg.define_asset_job(
     STATS_JOB,
     selection=["stats_raw", "channel_daily"],
-    description="Store a stats snapshot's raw graphs and pivot its daily series, by peer x day",
+    executor_def=dg.in_process_executor,
+    description="Store each peer's stats snapshot and pivot its daily series, by peer x day.",
 )

@@ -1,52 +1,59 @@
-"""Dagster resources: the Telegram client (one per run) and the warehouse."""
+"""Dagster resources: Telegram (one connection per run, opened when first needed) and the
+warehouse (:mod:`tgstats_dagster.warehouse.resource`)."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-from datetime import datetime, timedelta
+from contextlib import AsyncExitStack, asynccontextmanager
+from datetime import timedelta
 from pathlib import Path
 
 import dagster as dg
-import pandas as pd
 from pydantic import Field, PrivateAttr
-from sqlalchemy.engine import Engine
 
 from tgstats_dagster.settings import Settings
-from tgstats_dagster.telegram.connect import open_client
+from tgstats_dagster.telegram.connect import open_client, retry_policy
 from tgstats_dagster.telegram.stats import StatsClient
-from tgstats_dagster.warehouse import snapshots
-from tgstats_dagster.warehouse.database import make_engine
-from tgstats_dagster.warehouse.migrations import ensure_schema
+from tgstats_dagster.warehouse.resource import WarehouseResource
+
+__all__ = ["TelegramResource", "WarehouseResource"]
 
 
 class TelegramResource(dg.ConfigurableResource):
     """MTProto statistics through Telethon: live, or the offline Telegram of a scenario folder.
 
-    The client is connected once per run, on the run's event loop, and only for steps that
-    need it. The session string and API hash come from ``EnvVar``s: Dagster shows where
-    they come from, never their values.
+    A run opens one connection, on its event loop, the first time a step needs Telegram (a
+    step whose snapshots are all stored opens none), and closes it when the run ends. The
+    session string and the API hash come from ``EnvVar``s: Dagster shows where they come
+    from, never their values.
     """
 
-    mtproto_enabled: bool = Field(default=False, description="MTPROTO_ENABLED")
-    stats_enabled: bool = Field(default=False, description="MTPROTO_STATS_ENABLED")
+    mtproto_enabled: bool = Field(default=False, description="MTPROTO_ENABLED: master switch")
+    stats_enabled: bool = Field(default=False, description="MTPROTO_STATS_ENABLED: the loader")
     api_id: str | None = Field(default=None, description="TG_API_ID")
     api_hash: str | None = Field(default=None, description="TG_API_HASH (secret)")
     session: str | None = Field(default=None, description="TG_SESSION: a StringSession (secret)")
     replay_dir: str | None = Field(
         default=None,
-        description="TGSTATS_TELEGRAM_REPLAY: a scenario folder for the offline Telegram",
+        description="TGSTATS_TELEGRAM_REPLAY: a scenario folder served by the offline Telegram",
     )
     replay_log: str | None = Field(default=None, description="TGSTATS_REPLAY_LOG")
     concurrency: int = Field(default=3, description="MTPROTO_STATS_CONCURRENCY: peers at once")
     flood_sleep_threshold: int = Field(
-        default=60, description="flood waits up to this many seconds are slept, longer ones retried"
+        default=60,
+        description="MTPROTO_FLOOD_SLEEP_THRESHOLD: flood waits up to this many seconds are "
+        "slept, longer ones end the peer's work with a retry request",
     )
     snapshot_max_age_hours: int = Field(
-        default=6, description="a stored snapshot younger than this is reused instead of fetched"
+        default=6,
+        description="TGSTATS_SNAPSHOT_MAX_AGE_HOURS: a stored complete snapshot younger than "
+        "this is reused instead of fetched",
     )
 
-    _stats = PrivateAttr(default=None)
+    _exit_stack: AsyncExitStack | None = PrivateAttr(default=None)
+    _client: StatsClient | None = PrivateAttr(default=None)
+    _lock: asyncio.Lock | None = PrivateAttr(default=None)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> TelegramResource:
@@ -68,7 +75,7 @@ class TelegramResource(dg.ConfigurableResource):
             **secrets,
         )
 
-    def to_settings(self) -> Settings:
+    def settings(self) -> Settings:
         return Settings(
             mtproto_enabled=self.mtproto_enabled,
             stats_enabled=self.stats_enabled,
@@ -79,12 +86,11 @@ class TelegramResource(dg.ConfigurableResource):
             replay_log=Path(self.replay_log) if self.replay_log else None,
             concurrency=self.concurrency,
             flood_sleep_threshold=self.flood_sleep_threshold,
-            snapshot_max_age=timedelta(hours=self.snapshot_max_age_hours),
         )
 
     @property
     def disabled_reason(self) -> str | None:
-        return self.to_settings().disabled_reason
+        return self.settings().disabled_reason
 
     @property
     def snapshot_max_age(self) -> timedelta:
@@ -94,46 +100,27 @@ class TelegramResource(dg.ConfigurableResource):
     async def yield_for_execution(
         self, context: dg.InitResourceContext
     ) -> AsyncIterator[TelegramResource]:
-        settings = self.to_settings()
-        if not settings.enabled:
+        self._exit_stack = AsyncExitStack()
+        self._lock = asyncio.Lock()
+        try:
             yield self
-            return
-        async with open_client(settings) as client:
-            self._stats = StatsClient(
-                client,
-                flood_sleep_threshold=settings.flood_sleep_threshold,
-                concurrency=settings.concurrency,
-            )
-            try:
-                yield self
-            finally:
-                self._stats = None
+        finally:
+            await self._exit_stack.aclose()
+            self._exit_stack = self._client = self._lock = None
+
+    async def stats(self) -> StatsClient:
+        """The run's stats client, connected on first use."""
+        if self._lock is None or self._exit_stack is None:
+            raise dg.Failure("the Telegram resource is used outside of a run")
+        async with self._lock:
+            if self._client is None:
+                settings = self.settings()
+                policy = retry_policy(settings)
+                client = await self._exit_stack.enter_async_context(open_client(settings, policy))
+                self._client = StatsClient(client, policy=policy, concurrency=settings.concurrency)
+            return self._client
 
     @property
-    def stats(self) -> StatsClient:
-        if self._stats is None:
-            raise dg.Failure(self.disabled_reason or "the Telegram client is not connected")
-        return self._stats
-
-
-class WarehouseResource(dg.ConfigurableResource):
-    """The PostgreSQL warehouse, for reads the assets make (known peers, stored snapshots)."""
-
-    database_url: str = Field(description="TGSTATS_DATABASE_URL, or the embedded server's")
-
-    def setup_for_execution(self, context: dg.InitResourceContext) -> None:
-        ensure_schema(self.database_url)
-
-    @property
-    def engine(self) -> Engine:
-        return make_engine(self.database_url)
-
-    def known_peer(self, peer_key: str) -> dict | None:
-        return snapshots.known_peer(self.engine, peer_key)
-
-    def latest_snapshot(self, peer_key: str, newer_than: datetime) -> pd.DataFrame | None:
-        return snapshots.latest_snapshot(self.engine, peer_key, newer_than)
-
-    def store_snapshot(self, frame: pd.DataFrame) -> None:
-        """Keep a fetched snapshot at once (write-once), so that no later failure wastes it."""
-        snapshots.store_snapshot(self.engine, frame)
+    def requests(self) -> dict[str, int]:
+        """The Telegram requests of this run so far, ``<Request>@dc<N>`` -> count."""
+        return dict(self._client.requests) if self._client is not None else {}

@@ -87,7 +87,7 @@ class Settings:
         return [name for name, value in wanted.items() if not value]
 
 
-def normalize_peer(entry: str) -> str:
+def normalize_peer(entry: str, source: str = "MTPROTO_STATS_PEERS") -> str:
     """One configured peer -> its partition key: ``@Name`` and ``t.me/Name`` give ``name``.
 
     Raises ConfigError naming the entry when it is neither a username nor a numeric id,
@@ -105,13 +105,16 @@ def normalize_peer(entry: str) -> str:
     if _USERNAME.fullmatch(text):
         return text.lower()
     raise ConfigError(
-        f"MTPROTO_STATS_PEERS: {entry!r} is not a Telegram username (5-32 letters, digits or _, "
+        f"{source}: {entry!r} is not a Telegram username (5-32 letters, digits or _, "
         "starting with a letter, with or without @) nor a numeric id"
     )
 
 
-def parse_peers(raw: str) -> tuple[str, ...]:
-    """``["@a", "b"]`` or ``@a, b`` -> ``("a", "b")``, in order, without repeats."""
+def parse_peers(raw: str, source: str = "MTPROTO_STATS_PEERS") -> tuple[str, ...]:
+    """``["@a", "b"]`` or ``@a, b`` -> ``("a", "b")``, in order, without repeats.
+
+    ``source`` (the variable or option the text came from) is named in errors.
+    """
     text = raw.strip()
     if not text:
         return ()
@@ -119,13 +122,13 @@ def parse_peers(raw: str) -> tuple[str, ...]:
         try:
             entries = json.loads(text)
         except json.JSONDecodeError as exc:
-            raise ConfigError(f"MTPROTO_STATS_PEERS: not a valid JSON list: {exc}") from None
+            raise ConfigError(f"{source}: not a valid JSON list: {exc}") from None
         if not isinstance(entries, list) or not all(isinstance(e, str | int) for e in entries):
-            raise ConfigError("MTPROTO_STATS_PEERS: a JSON value must be a list of strings")
+            raise ConfigError(f"{source}: a JSON value must be a list of strings")
         entries = [str(e) for e in entries]
     else:
         entries = text.split(",")
-    return tuple(dict.fromkeys(normalize_peer(e) for e in entries))
+    return tuple(dict.fromkeys(normalize_peer(e, source) for e in entries))
 
 
 def _flag(env: Mapping[str, str], name: str) -> bool:
@@ -137,7 +140,9 @@ def _flag(env: Mapping[str, str], name: str) -> bool:
     raise ConfigError(f"{name}: expected true or false, got {value!r}")
 
 
-def _int(env: Mapping[str, str], name: str, default: int, minimum: int = 1) -> int:
+def _int(
+    env: Mapping[str, str], name: str, default: int, minimum: int = 1, maximum: int = 10**6
+) -> int:
     value = env.get(name, "").strip()
     if not value:
         return default
@@ -145,8 +150,8 @@ def _int(env: Mapping[str, str], name: str, default: int, minimum: int = 1) -> i
         number = int(value)
     except ValueError:
         raise ConfigError(f"{name}: expected a whole number, got {value!r}") from None
-    if number < minimum:
-        raise ConfigError(f"{name}: must be at least {minimum}, got {number}")
+    if not minimum <= number <= maximum:
+        raise ConfigError(f"{name}: must be between {minimum} and {maximum}, got {number}")
     return number
 
 
@@ -178,8 +183,8 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         mtproto_enabled=_flag(env, "MTPROTO_ENABLED"),
         stats_enabled=_flag(env, "MTPROTO_STATS_ENABLED"),
         peers=parse_peers(env.get("MTPROTO_STATS_PEERS", "")),
-        period_days=_int(env, "MTPROTO_STATS_PERIOD_DAYS", 30),
-        concurrency=_int(env, "MTPROTO_STATS_CONCURRENCY", 3),
+        period_days=_int(env, "MTPROTO_STATS_PERIOD_DAYS", 30, maximum=366),
+        concurrency=_int(env, "MTPROTO_STATS_CONCURRENCY", 3, maximum=64),
         api_id=int(api_id_text) if api_id_text else None,
         api_hash=env.get("TG_API_HASH", "").strip() or None,
         session=env.get("TG_SESSION", "").strip() or None,
@@ -188,6 +193,10 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         database_url=env.get("TGSTATS_DATABASE_URL", "").strip() or None,
         home=_path(env, "TGSTATS_HOME") or Path(".tgstats"),
         start_date=_date(env, "TGSTATS_START_DATE", date(2026, 1, 1)),
-        snapshot_max_age=timedelta(hours=_int(env, "TGSTATS_SNAPSHOT_MAX_AGE_HOURS", 6)),
-        flood_sleep_threshold=_int(env, "MTPROTO_FLOOD_SLEEP_THRESHOLD", 60, minimum=0),
+        snapshot_max_age=timedelta(
+            hours=_int(env, "TGSTATS_SNAPSHOT_MAX_AGE_HOURS", 6, maximum=24 * 366)
+        ),
+        flood_sleep_threshold=_int(
+            env, "MTPROTO_FLOOD_SLEEP_THRESHOLD", 60, minimum=0, maximum=24 * 3600
+        ),
     )

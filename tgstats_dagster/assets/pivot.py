@@ -1,73 +1,86 @@
-"""Raw graphs of stored snapshots -> one row per (channel, day, metric), for the days asked for."""
+"""One stored snapshot -> its ``channel_daily`` rows for the days asked for, each graph
+parsed once."""
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import date
 
 import pandas as pd
 
 from tgstats_dagster.telegram.graphs import GraphFormatError, daily_points, parse_graph
-from tgstats_dagster.warehouse.snapshots import CHANNEL_DAILY_COLUMNS as DAILY_COLUMNS
+from tgstats_dagster.warehouse.snapshots import StoredSnapshot
+
+DAILY_COLUMNS = ["peer_key", "channel_id", "day", "metric", "value", "fetched_at"]
+#: The growth graph's first series is the audience: followers of a channel, members of a group.
+AUDIENCE_GRAPH = "growth_graph"
 
 
 @dataclass
-class Pivot:
+class PeerPivot:
+    """What one peer's snapshot gives for the requested days."""
+
+    peer: str
     frame: pd.DataFrame
-    outside_window: dict[str, list[date]] = field(default_factory=dict)
+    rows_by_day: Counter[date] = field(default_factory=Counter)
+    audience_by_day: dict[date, int | float] = field(default_factory=dict)
+    outside_window: list[date] = field(default_factory=list)
     unparsed: dict[str, str] = field(default_factory=dict)  # graph -> the parser's message
-    snapshots: set[tuple[str, str]] = field(default_factory=set)  # (peer, fetched_at)
+    negative: list[str] = field(default_factory=list)  # "<day> <metric>=<value>"
 
 
-def daily_pivot(raw: pd.DataFrame, days_by_peer: dict[str, list[date]]) -> Pivot:
-    """Pick every daily series' value at each requested day from that day's snapshot.
+def pivot_snapshot(peer: str, snapshot: StoredSnapshot, days: list[date]) -> PeerPivot:
+    """Every daily series' value at each requested day, from ``snapshot``.
 
-    ``raw`` is what the ``stats_raw`` IO manager loads: one row per (peer_key, day, graph).
-    A day whose snapshot has no daily point for it gives no rows and is reported in
-    ``outside_window``; a graph that does not parse is skipped and reported in ``unparsed``
+    A day the snapshot has no daily point for gets no rows and is listed in
+    ``outside_window``; a graph that does not parse is skipped and listed in ``unparsed``
     while the others go on.
     """
-    pivot = Pivot(frame=pd.DataFrame(columns=DAILY_COLUMNS))
-    points_by_snapshot: dict[tuple[int, object], dict[date, list[tuple[str, object]]]] = {}
-    rows: list[tuple] = []
-    wanted = {(peer, day) for peer, days in days_by_peer.items() for day in days}
-    for (peer, day), group in raw.groupby(["peer_key", "day"], sort=True):
-        day = pd.Timestamp(day).date()
-        if (peer, day) not in wanted:
+    wanted = set(days)
+    points: dict[date, list[tuple[str, int | float]]] = defaultdict(list)
+    pivot = PeerPivot(peer=peer, frame=pd.DataFrame(columns=DAILY_COLUMNS))
+    for graph in snapshot.graphs:
+        if graph.data is None:
             continue
-        first = group.iloc[0]
-        snapshot_key = (int(first["channel_id"]), first["fetched_at"])
-        pivot.snapshots.add((peer, pd.Timestamp(first["fetched_at"]).isoformat()))
-        if snapshot_key not in points_by_snapshot:
-            points_by_snapshot[snapshot_key] = _points_by_day(group, pivot.unparsed)
-        for metric, value in points_by_snapshot[snapshot_key].get(day, ()):
-            rows.append((peer, snapshot_key[0], day, metric, value, first["fetched_at"]))
+        try:
+            parsed = parse_graph(graph.graph, graph.data)
+        except GraphFormatError as exc:
+            pivot.unparsed[graph.graph] = str(exc)
+            continue
+        audience = parsed.metric(parsed.series[0]) if graph.graph == AUDIENCE_GRAPH else None
+        for day, metric, value in daily_points(parsed):
+            if day in wanted:
+                points[day].append((metric, value))
+                if metric == audience:
+                    pivot.audience_by_day[day] = value
+    rows = [
+        (peer, snapshot.channel_id, day, metric, value, snapshot.fetched_at)
+        for day in sorted(points)
+        for metric, value in points[day]
+    ]
     if rows:
         frame = pd.DataFrame(rows, columns=DAILY_COLUMNS)
         # Exact values: a column mixing ints and floats would otherwise become float64.
         frame["value"] = pd.Series([row[4] for row in rows], dtype=object)
         pivot.frame = frame
-    covered = {(peer, day) for peer, _, day, *_ in rows}
-    for peer, days in days_by_peer.items():
-        missing = [d for d in days if (peer, d) not in covered]
-        if missing:
-            pivot.outside_window[peer] = missing
+    pivot.rows_by_day = Counter({day: len(values) for day, values in points.items()})
+    pivot.outside_window = sorted(wanted - set(points))
+    pivot.negative = [
+        f"{day} {metric}={value}"
+        for day in sorted(points)
+        for metric, value in points[day]
+        if value < 0
+    ]
     return pivot
 
 
-def _points_by_day(
-    graphs: pd.DataFrame, unparsed: dict[str, str]
-) -> dict[date, list[tuple[str, object]]]:
-    by_day: dict[date, list[tuple[str, object]]] = defaultdict(list)
-    for graph in graphs.itertuples(index=False):
-        if graph.kind == "error" or graph.data is None or pd.isna(graph.data):
-            continue
-        try:
-            parsed = parse_graph(graph.graph, graph.data)
-        except GraphFormatError as exc:
-            unparsed[graph.graph] = str(exc)
-            continue
-        for day, metric, value in daily_points(parsed):
-            by_day[day].append((metric, value))
-    return by_day
+def day_ranges(days: list[date]) -> str:
+    """[1, 2, 3, 5] as days -> '2026-01-01..2026-01-03, 2026-01-05'."""
+    spans: list[list[date]] = []
+    for day in sorted(days):
+        if spans and (day - spans[-1][1]).days == 1:
+            spans[-1][1] = day
+        else:
+            spans.append([day, day])
+    return ", ".join(a.isoformat() if a == b else f"{a}..{b}" for a, b in spans)

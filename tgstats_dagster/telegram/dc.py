@@ -4,7 +4,7 @@ Telethon offers no public way to send a request to another DC with the same auth
 ``client._borrow_exported_sender`` / ``_return_exported_sender`` are what its own
 ``get_stats`` uses. They are private, so they live here alone and the Telethon range is
 pinned in setup.py. On this path Telethon neither sleeps flood waits nor retries: the
-caller (stats.py) does both.
+retry policy (retry.py) does both, as it does on the home DC.
 """
 
 from __future__ import annotations

@@ -30,22 +30,50 @@ def describe(exc: BaseException) -> str:
     return f"{name} ({exc})" if name else f"{type(exc).__name__}: {exc}"
 
 
+def cause_text(exc: BaseException) -> str:
+    """The short cause kept with a graph that could not be loaded.
+
+    Telegram's error string (``GRAPH_INVALID_RELOAD``), ``CONNECTION: ...`` for a dropped
+    connection, ``FLOOD_WAIT_3600 (wait 3600 s)``; the cause of a TelegramRequestFailed.
+    """
+    if isinstance(exc, FloodWaitTooLong):
+        return exc.text
+    if isinstance(exc, TelegramRequestFailed):
+        return cause_text(exc.cause)
+    name = rpc_text(exc)
+    if name:
+        return name
+    if isinstance(exc, (OSError, EOFError)):
+        return f"CONNECTION: {type(exc).__name__}: {exc}"
+    return f"{type(exc).__name__}: {exc}"
+
+
 class TelegramStatsError(Exception):
     """Base class of the errors raised by the stats client."""
 
 
 class FloodWaitTooLong(TelegramStatsError):
-    """Telegram asked to wait longer than the configured flood sleep threshold."""
+    """Telegram asked to wait longer than the flood sleep threshold allows this client to sleep."""
 
-    def __init__(self, seconds: int, request_name: str, peer: str | None) -> None:
+    def __init__(
+        self, seconds: int, request_name: str, peer: str | None, threshold: int | None = None
+    ) -> None:
         self.seconds = seconds
         self.request_name = request_name
         self.peer = peer
+        self.threshold = threshold
+        limit = "" if threshold is None else f" of {threshold} s"
         super().__init__(
             f"Telegram asks to wait {seconds} s before {request_name}"
-            f"{f' for peer {peer}' if peer else ''}; that is over the flood sleep threshold "
-            "(MTPROTO_FLOOD_SLEEP_THRESHOLD), so this fetch stops here: retry later"
+            f"{f' for peer {peer}' if peer else ''}; that is over the flood sleep threshold"
+            f"{limit} (MTPROTO_FLOOD_SLEEP_THRESHOLD), so this work stops here: retry it after "
+            "the wait"
         )
+
+    @property
+    def text(self) -> str:
+        """``FLOOD_WAIT_3600 (wait 3600 s)``: the short form kept with a graph it kept out."""
+        return f"FLOOD_WAIT_{self.seconds} (wait {self.seconds} s)"
 
 
 class NoStatsRights(TelegramStatsError):

@@ -18,14 +18,17 @@ Rules (the lead documents them for users):
 - **Days.** A DAILY point's day is the UTC date of its x timestamp.
 - **Columns.** Exactly one column of type ``x`` (at any position); every column has a type
   and as many values as x; ``types`` and ``names`` may name only existing columns. A series
-  without a name gets the name ``""`` (so its key is its column id). ``colors`` and
-  ``hidden`` are kept as sent, not checked against the columns.
+  without a name gets the name ``""`` (so its key is its column id). A name is kept as sent,
+  even with a NUL or a lone surrogate in it; only its key must be storable text (see
+  ``series_key``). ``colors`` and ``hidden`` are kept as sent, not checked against the
+  columns.
 - **Errors.** Any malformed input raises ``GraphFormatError(field, problem)`` and nothing else.
 - Formatter keys (``xTickFormatter``...) are JavaScript source: kept as strings, never run.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import re
@@ -47,7 +50,13 @@ FORMATTER_KEYS = (
     "yTooltipFormatter",
 )
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
-_KEY_SEPARATORS = re.compile(r"[\s" + re.escape(string.punctuation) + r"]+")
+#: Whitespace, ASCII punctuation, control characters (category Cc: NUL, \x1f, \x7f, ...)
+#: and lone surrogates (not storable text): each run of them becomes one ``_`` in a key.
+_KEY_SEPARATORS = re.compile(
+    r"[\s" + re.escape(string.punctuation) + r"\x00-\x1f\x7f-\x9f\ud800-\udfff]+"
+)
+KEY_MAX_LENGTH = 120
+_KEY_HASH_LENGTH = 8
 
 Fail = Callable[[str], "GraphFormatError"]
 
@@ -138,11 +147,18 @@ def metric_name(field: str, key: str) -> str:
 
 
 def series_key(name: str) -> str:
-    """A series name -> its key: lowercased, runs of whitespace or ASCII punctuation -> ``_``.
+    """A series name -> its key: lowercased, runs of whitespace, ASCII punctuation, control
+    characters or lone surrogates -> ``_``, no ``_`` at either end.
 
-    May be empty (a name of only punctuation): ``parse_graph`` then uses the column id.
+    A key longer than 120 characters is cut to its first 111 + ``~`` + the first 8 hex
+    digits of the SHA-1 of the whole key (UTF-8), so long names stay distinct. May be empty
+    (a name of only punctuation): ``parse_graph`` then uses the column id.
     """
-    return _KEY_SEPARATORS.sub("_", name.lower()).strip("_")
+    key = _KEY_SEPARATORS.sub("_", name.lower()).strip("_")
+    if len(key) <= KEY_MAX_LENGTH:
+        return key
+    digest = hashlib.sha1(key.encode("utf-8")).hexdigest()[:_KEY_HASH_LENGTH]
+    return f"{key[: KEY_MAX_LENGTH - _KEY_HASH_LENGTH - 1]}~{digest}"
 
 
 def x_day(x_ms: int) -> date:
@@ -240,8 +256,6 @@ def _parse(field: str, data: str) -> ParsedGraph:
             raise fail(f"'names' names column {column_id!r}, which is not in 'columns'")
         if not isinstance(name, str):
             raise fail(f"the name of column {column_id!r} is not a string")
-        if "\x00" in name or not _encodable(name):
-            raise fail(f"the name of column {column_id!r} is not storable text")
     for column_id, color in colors.items():
         if not isinstance(color, str):
             raise fail(f"the color of column {column_id!r} is not a string")
@@ -296,14 +310,6 @@ def _short(value: object) -> str:
     """A JSON value for an error message, cut to a readable length."""
     text = json.dumps(value, ensure_ascii=True)
     return text if len(text) <= 40 else text[:37] + "..."
-
-
-def _encodable(text: str) -> bool:
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:  # a lone surrogate
-        return False
-    return True
 
 
 def _step(field: str, x: list[int], fail: Fail) -> XStep:

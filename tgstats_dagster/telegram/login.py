@@ -26,9 +26,14 @@ def check_api_credentials(settings: Settings) -> None:
 
 
 async def _login(settings: Settings) -> str:
-    client = TelegramClient(
-        StringSession(), settings.api_id, settings.api_hash, **client_options(settings)
-    )
+    # Signing in relies on Telethon's own retries (a phone number on another DC answers
+    # PHONE_MIGRATE and is sent again there) and may sleep short flood waits.
+    options = {
+        **client_options(),
+        "request_retries": 5,
+        "flood_sleep_threshold": settings.flood_sleep_threshold,
+    }
+    client = TelegramClient(StringSession(), settings.api_id, settings.api_hash, **options)
     await client.start(
         phone=lambda: input("phone number (international format): "),
         code_callback=lambda: input("login code Telegram sent you: "),

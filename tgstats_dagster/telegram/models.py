@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
-GRAPH_KINDS = ("inline", "async", "error")
-OUTCOME_STATUSES = ("loaded", "skipped", "failed")
+#: How a graph field arrived: sent inline, loaded from an async token, answered by Telegram
+#: with a StatsGraphError, or not loaded at all (the snapshot is then incomplete).
+GraphKind = Literal["inline", "async", "error", "missing"]
+#: What happened to one peer: done, left out for lack of statistics rights, or failed.
+OutcomeStatus = Literal["loaded", "skipped", "failed"]
 
 
 @dataclass(frozen=True)
@@ -31,15 +34,15 @@ class RawGraph:
     """One graph field of a stats snapshot, exactly as Telegram sent it."""
 
     field: str  # TL field name, e.g. "growth_graph"
-    kind: str  # "inline" | "async" | "error"
+    kind: GraphKind
     data: str | None  # the DataJSON string exactly as Telegram sent it
-    error: str | None  # StatsGraphError text (or the load error that stayed)
-    zoom_token: str | None
+    error: str | None  # StatsGraphError text ("error"), or why it could not load ("missing")
+    zoom_token: str | None = None
 
 
 @dataclass(frozen=True)
 class StatsSnapshot:
-    """One stats fetch of one peer."""
+    """One stats fetch of one peer; complete unless some graph is ``missing``."""
 
     peer: PeerInfo
     fetched_at: datetime  # UTC, aware
@@ -53,13 +56,23 @@ class StatsSnapshot:
         """The graph of that TL field, or None when the stats type has no such field."""
         return next((g for g in self.graphs if g.field == field), None)
 
+    @property
+    def missing_graphs(self) -> tuple[str, ...]:
+        """The fields of the graphs that could not be loaded, in TL order."""
+        return tuple(g.field for g in self.graphs if g.kind == "missing")
+
+    @property
+    def complete(self) -> bool:
+        """Every graph loaded, or answered by Telegram with a StatsGraphError."""
+        return not self.missing_graphs
+
 
 @dataclass(frozen=True)
 class PeerOutcome:
-    """What happened to one configured peer in ``StatsClient.fetch_many``."""
+    """What happened to one configured peer in ``StatsClient.resolve_each`` / ``fetch_each``."""
 
     key: str
-    status: str  # "loaded" | "skipped" | "failed"
+    status: OutcomeStatus
     peer: PeerInfo | None = None
     snapshot: StatsSnapshot | None = None
     reason: str | None = None  # why skipped or failed, readable

@@ -1,9 +1,11 @@
 """``tgstats record``: fetch stats through the real client and write a scenario folder.
 
-The folder is the replay format (DESIGN.md), so a recording replays as it was recorded:
-graph payloads are written byte for byte, a peer without statistics rights is written with
-``can_view_stats`` false and no stats. Access hashes are not written (they belong to the
-recording account); the offline Telegram derives its own.
+The folder is the scenario format (docs/scenario-format.md), so a recording replays as it
+was recorded: graph payloads are written byte for byte, a peer without statistics rights is
+written with ``can_view_stats`` false and no stats. Access hashes are not written (they
+belong to the recording account); the offline Telegram derives its own. A graph that could
+not be loaded (an incomplete snapshot) is not written: the command names it and exits
+non-zero, as a recording without it would not replay as Telegram answered.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from tgstats_dagster.settings import ConfigError, Settings
-from tgstats_dagster.telegram.connect import open_client
+from tgstats_dagster.telegram.connect import open_client, retry_policy
 from tgstats_dagster.telegram.models import PeerInfo, PeerOutcome, StatsSnapshot
 from tgstats_dagster.telegram.stats import StatsClient
 
@@ -55,6 +57,8 @@ def write_peer(out: Path, peer: PeerInfo, snapshot: StatsSnapshot | None) -> Pat
     graphs = folder / "graphs"
     graphs.mkdir()
     for graph in snapshot.graphs:
+        if graph.kind == "missing":
+            continue
         if graph.data is not None:
             (graphs / f"{graph.field}.json").write_bytes(graph.data.encode("utf-8"))
         elif graph.error is not None:
@@ -64,30 +68,42 @@ def write_peer(out: Path, peer: PeerInfo, snapshot: StatsSnapshot | None) -> Pat
 
 def _progress(outcome: PeerOutcome, out: TextIO) -> None:
     detail = f": {outcome.reason}" if outcome.reason else ""
+    if outcome.snapshot is not None and not outcome.snapshot.complete:
+        detail = f": incomplete, missing {', '.join(outcome.snapshot.missing_graphs)}"
     print(f"  {outcome.key}: {outcome.status}{detail}", file=out, flush=True)
 
 
 def summary(outcomes: list[PeerOutcome], requests: Counter[str]) -> str:
-    rows = [("peer", "status", "inline", "async", "error", "detail")]
+    kinds_shown = ("inline", "async", "error", "missing")
+    rows = [("peer", "status", *kinds_shown, "detail")]
     for o in outcomes:
         kinds = Counter(g.kind for g in o.snapshot.graphs) if o.snapshot else Counter()
-        rows.append(
-            (
-                o.key,
-                o.status,
-                str(kinds["inline"]),
-                str(kinds["async"]),
-                str(kinds["error"]),
-                o.reason or "",
-            )
-        )
-    widths = [max(len(r[i]) for r in rows) for i in range(5)]
+        rows.append((o.key, o.status, *(str(kinds[k]) for k in kinds_shown), o.reason or ""))
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]) - 1)]
     lines = [
-        "  ".join(c.ljust(w) for c, w in zip(r[:5], widths, strict=False)) + "  " + r[5]
+        "  ".join(c.ljust(w) for c, w in zip(r[:-1], widths, strict=True)) + "  " + r[-1]
         for r in rows
     ]
     lines.append("requests: " + ", ".join(f"{k}={v}" for k, v in sorted(requests.items())))
     return "\n".join(line.rstrip() for line in lines)
+
+
+async def _outcomes(
+    stats: StatsClient, peers: tuple[str, ...], stream: TextIO
+) -> list[PeerOutcome]:
+    """Resolve, then fetch, every peer; the outcomes in the order of ``peers``."""
+    by_key: dict[str, PeerOutcome] = {}
+    resolved: list[PeerInfo] = []
+    async for outcome in stats.resolve_each(peers, {}):
+        if outcome.peer is None:
+            by_key[outcome.key] = outcome
+            _progress(outcome, stream)
+        else:
+            resolved.append(outcome.peer)
+    async for outcome in stats.fetch_each(resolved):
+        by_key[outcome.key] = outcome
+        _progress(outcome, stream)
+    return [by_key[key] for key in peers]
 
 
 async def record(
@@ -96,18 +112,14 @@ async def record(
     """Fetch ``peers`` and write them under ``out``; the outcomes, in order."""
     stream = stream or sys.stdout
     async with open_client(settings) as client:
-        stats = StatsClient(
-            client,
-            flood_sleep_threshold=settings.flood_sleep_threshold,
-            concurrency=settings.concurrency,
-        )
+        stats = StatsClient(client, policy=retry_policy(settings), concurrency=settings.concurrency)
         out.mkdir(parents=True, exist_ok=True)
         (out / "scenario.json").write_text(
             json.dumps({"home_dc": stats.home_dc, "faults": []}, indent=2) + "\n",
             encoding="utf-8",
         )
         print(f"recording {len(peers)} peer(s) into {out}", file=stream, flush=True)
-        outcomes = await stats.fetch_many(peers, on_outcome=lambda o: _progress(o, stream))
+        outcomes = await _outcomes(stats, peers, stream)
         for outcome in outcomes:
             if outcome.peer is not None and outcome.status != "failed":
                 write_peer(out, outcome.peer, outcome.snapshot)
@@ -120,8 +132,13 @@ def run_record(settings: Settings, peers: tuple[str, ...], out: Path) -> int:
     if not peers:
         raise ConfigError("--peers: give at least one username or channel id")
     outcomes = asyncio.run(record(settings, peers, out))
-    failed = [o for o in outcomes if o.status == "failed"]
+    failed = [o.key for o in outcomes if o.status == "failed"]
+    incomplete = [o.key for o in outcomes if o.snapshot is not None and not o.snapshot.complete]
     if failed:
-        print(f"{len(failed)} peer(s) failed: {', '.join(o.key for o in failed)}", file=sys.stderr)
-        return 1
-    return 0
+        print(f"{len(failed)} peer(s) failed: {', '.join(failed)}", file=sys.stderr)
+    if incomplete:
+        print(
+            f"{len(incomplete)} peer(s) recorded without some graphs: {', '.join(incomplete)}",
+            file=sys.stderr,
+        )
+    return 1 if failed or incomplete else 0

@@ -1,8 +1,8 @@
 """Synthetic scenario folders for the offline Telegram: the demo data, and test data.
 
-``write_scenario`` writes the layout of DESIGN.md ("The offline Telegram (replay) and its
-scenario format"); the same arguments always give byte-identical files. The figures are made
-up (plausible trends, weekly rhythm, a few spikes) and say so in ``scenario.json``.
+``write_scenario`` writes the scenario format of docs/scenario-format.md; the same arguments
+always give byte-identical files. The figures are made up (plausible trends, weekly rhythm,
+a few spikes) and say so in ``scenario.json``.
 
 Files written (JSON files other than graphs: UTF-8, 2-space indent, key order as below, a
 final newline):
@@ -52,7 +52,7 @@ final newline):
     ``NOT_ENOUGH_DATA``.
 
 Which graphs the offline Telegram serves inline and which as async tokens is its own rule
-(DESIGN.md), not part of these files.
+(docs/scenario-format.md), not part of these files.
 """
 
 from __future__ import annotations

@@ -4,12 +4,16 @@ The Alembic migrations create exactly these; a test compares the migrated databa
 this metadata. Indexes serve the two questions asked most: a channel's days (the primary
 key of ``channel_daily`` starts with ``channel_id, day``) and a day's channels
 (``ix_channel_daily_day_peer``, which also serves the pipeline's reads by partition).
+
+A peer is its channel: ``telegram_peers`` is keyed by ``channel_id``, and ``peer_key`` (the
+configured entry that last named the channel) is a plain indexed column, so a renamed
+username or an entry switched between ``@name`` and the numeric id reuses the row.
 """
 
 from __future__ import annotations
 
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 
 metadata = sa.MetaData(
     naming_convention={
@@ -22,11 +26,14 @@ metadata = sa.MetaData(
 
 TIMESTAMPTZ = sa.DateTime(timezone=True)
 
+GRAPH_KINDS = ("inline", "async", "error", "missing")
+"""How a graph of a snapshot came: loaded inline or async, a StatsGraphError, or not loaded."""
+
 telegram_peers = sa.Table(
     "telegram_peers",
     metadata,
-    sa.Column("peer_key", sa.Text, primary_key=True),
-    sa.Column("channel_id", sa.BigInteger, nullable=False, unique=True),
+    sa.Column("channel_id", sa.BigInteger, primary_key=True),
+    sa.Column("peer_key", sa.Text, nullable=False, index=True),
     sa.Column("access_hash", sa.BigInteger, nullable=False),
     sa.Column("title", sa.Text, nullable=False),
     sa.Column("username", sa.Text),
@@ -47,6 +54,9 @@ stats_snapshots = sa.Table(
     sa.Column("period_min", TIMESTAMPTZ, nullable=False),
     sa.Column("period_max", TIMESTAMPTZ, nullable=False),
     sa.Column("scalars", JSONB, nullable=False),
+    # False when a graph could not be loaded; such a snapshot is never reused.
+    sa.Column("complete", sa.Boolean, nullable=False, server_default=sa.true()),
+    sa.Column("missing_graphs", ARRAY(sa.Text), nullable=False, server_default="{}"),
     sa.Index("ix_stats_snapshots_peer_key", "peer_key", "fetched_at"),
 )
 
@@ -58,9 +68,12 @@ stats_raw = sa.Table(
     sa.Column("fetched_at", TIMESTAMPTZ, primary_key=True),
     sa.Column("kind", sa.Text, nullable=False),
     sa.Column("data", JSONB),
+    # The payload's exact bytes, only when jsonb cannot hold it (``data`` is NULL then).
+    sa.Column("data_raw", sa.LargeBinary),
     sa.Column("error", sa.Text),
     sa.Column("zoom_token", sa.Text),
-    sa.CheckConstraint("kind IN ('inline', 'async', 'error')", name="kind"),
+    # 'missing': a graph whose load failed; its ``error`` says why.
+    sa.CheckConstraint(f"kind IN ({', '.join(map(repr, GRAPH_KINDS))})", name="kind"),
 )
 
 stats_raw_days = sa.Table(

@@ -7,13 +7,15 @@ Per table a :class:`WriteRule` says what a write means:
   ``compare`` columns differs (``IS DISTINCT FROM``, so NULL counts as a value) and, where
   the rule names a ``newer`` column, only when the new row is from the same or a newer
   snapshot: an older snapshot never replaces a newer one. An unchanged re-run rewrites no
-  row.
+  row. ``telegram_peers`` is keyed by ``channel_id``: the configured entry that names a
+  channel (``peer_key``) is one of its values, so a new entry for a known channel updates
+  its row.
 
 Duplicate keys inside one batch are an error naming the key (there is no sensible
 "last one wins" for two different values of one day). NULL in a nullable column is
 stored as NULL: in ``channel_daily.value`` it means "no figure for that day in that
 snapshot" and, like any value, replaces a stored figure; NaN is refused (see
-:mod:`copy_format`).
+:mod:`copy_rows`).
 
 How a batch is written. Writers of a table take transaction-scoped advisory locks on the
 batch's first key column values (``channel_id`` or ``peer_key``), in sorted order, so two
@@ -31,19 +33,15 @@ import zlib
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Any
 
-import numpy as np
 import pandas as pd
 import psycopg
 import sqlalchemy as sa
 from psycopg import sql
-from sqlalchemy.dialects import postgresql
 
-from tgstats_dagster.warehouse.copy_format import (
-    WarehouseDataError,
-    copy_chunks,
-    encode_columns,
-)
+from tgstats_dagster.warehouse.copy_rows import copy_rows, frame_values, sql_type
+from tgstats_dagster.warehouse.errors import WarehouseDataError
 from tgstats_dagster.warehouse.tables import TABLES
 
 
@@ -71,9 +69,9 @@ class WriteRule:
 
 RULES: dict[str, WriteRule] = {
     "telegram_peers": WriteRule(
-        key=("peer_key",),
+        key=("channel_id",),
         compare=(
-            "channel_id",
+            "peer_key",
             "access_hash",
             "title",
             "username",
@@ -149,17 +147,18 @@ def write(connection: psycopg.Connection, table_name: str, frame: pd.DataFrame) 
     table = TABLES[table_name]
     rule = RULES[table_name]
     names = rule.columns(table)
+    columns = [table.c[name] for name in names]
     try:
-        fields = encode_columns(frame, [table.c[name] for name in names])
+        values = frame_values(frame, columns)
     except WarehouseDataError as exc:
         raise WarehouseDataError(f"{table_name}: {exc}") from None
     if len(frame) == 0:
         return WriteCounts()
     check_unique_keys(frame, rule.key, table_name)
-    by_name = dict(zip(names, fields, strict=True))
+    by_name = dict(zip(names, values, strict=True))
     _lock(connection, table_name, by_name[rule.key[0]])
     if not _any_stored(connection, table, rule, by_name):
-        _copy(connection, sql.Identifier(table_name), names, fields)
+        copy_rows(connection, sql.Identifier(table_name), columns, values)
         return WriteCounts(inserted=len(frame))
     stage = sql.Identifier(f"stage_{table_name}")
     connection.execute(
@@ -167,14 +166,14 @@ def write(connection: psycopg.Connection, table_name: str, frame: pd.DataFrame) 
             stage, sql.SQL(", ").join(map(sql.Identifier, names)), sql.Identifier(table_name)
         )
     )
-    _copy(connection, stage, names, fields)
+    copy_rows(connection, stage, columns, values)
     inserted, updated = _merge(connection, table_name, rule, names, stage)
     return WriteCounts(inserted, updated, len(frame) - inserted - updated)
 
 
-def _lock(connection: psycopg.Connection, table: str, first_key: np.ndarray) -> None:
+def _lock(connection: psycopg.Connection, table: str, first_key: list[Any]) -> None:
     table_tag = _int32(table)
-    keys = sorted({_int32(f"{table}:{value}") for value in pd.unique(first_key)})
+    keys = sorted({_int32(f"{table}:{value}") for value in first_key})
     connection.execute(
         "SELECT pg_advisory_xact_lock(%s, k) FROM unnest(%s::int4[]) AS k", (table_tag, keys)
     )
@@ -184,20 +183,16 @@ def _int32(text: str) -> int:
     return zlib.crc32(text.encode()) - 2**31
 
 
-def _sql_type(table: sa.Table, name: str) -> sql.SQL:
-    return sql.SQL(table.c[name].type.compile(dialect=postgresql.dialect()))
-
-
 def _any_stored(
     connection: psycopg.Connection,
     table: sa.Table,
     rule: WriteRule,
-    fields: dict[str, np.ndarray],
+    values: dict[str, list[Any]],
 ) -> bool:
     """Whether a stored row may share a key with the batch (False: COPY straight in)."""
     first = rule.key[0]
     second = rule.key[1] if len(rule.key) > 1 else first
-    pairs = pd.DataFrame({"g": fields[first], "k": fields[second]}).drop_duplicates()
+    pairs = set(zip(values[first], values[second], strict=True))
     query = sql.SQL(
         "WITH r AS (SELECT g::{gt} AS g, k::{kt} AS k"
         " FROM unnest(%s::text[], %s::text[]) AS u(g, k)),"
@@ -205,28 +200,15 @@ def _any_stored(
         " SELECT EXISTS (SELECT 1 FROM b JOIN {t} AS t"
         " ON t.{gc} = b.g AND t.{kc} BETWEEN b.lo AND b.hi)"
     ).format(
-        gt=_sql_type(table, first),
-        kt=_sql_type(table, second),
+        gt=sql.SQL(sql_type(table.c[first])),
+        kt=sql.SQL(sql_type(table.c[second])),
         t=sql.Identifier(table.name),
         gc=sql.Identifier(first),
         kc=sql.Identifier(second),
     )
-    row = connection.execute(query, (pairs["g"].tolist(), pairs["k"].tolist())).fetchone()
+    texts = ([str(g) for g, _ in pairs], [str(k) for _, k in pairs])
+    row = connection.execute(query, texts).fetchone()
     return bool(row and row[0])
-
-
-def _copy(
-    connection: psycopg.Connection,
-    target: sql.Identifier,
-    names: Sequence[str],
-    fields: Sequence[np.ndarray],
-) -> None:
-    statement = sql.SQL("COPY {} ({}) FROM STDIN").format(
-        target, sql.SQL(", ").join(map(sql.Identifier, names))
-    )
-    with connection.cursor() as cursor, cursor.copy(statement) as copy:
-        for chunk in copy_chunks(fields):
-            copy.write(chunk)
 
 
 def _merge(

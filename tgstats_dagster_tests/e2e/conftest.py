@@ -28,6 +28,7 @@ import pytest
 import yaml
 
 import tgstats_dagster
+from tgstats_dagster.cli.instance import DAGSTER_PERFORMANCE_ENV
 from tgstats_dagster.warehouse.server import libpq_url, with_driver
 from tgstats_dagster_tests.databases import scratch_database
 from tgstats_dagster_tests.e2e import graphql
@@ -243,6 +244,8 @@ def production_deployment(
     workspace, location_name = local_workspace(root / "workspace.yaml", code_port)
     env = {
         **project_environment(root / "home", log_dir),
+        # What the image sets (Dockerfile), as a deployment does.
+        **DAGSTER_PERFORMANCE_ENV,
         "TGSTATS_DATABASE_URL": production_database_url,
         "TGSTATS_DAGSTER_PG_URL": with_driver(production_database_url, "psycopg2"),
         "DAGSTER_HOME": str(dagster_home),

@@ -20,6 +20,7 @@ import pytest
 from tgstats_dagster_tests.e2e.conftest import (
     ARTIFACTS,
     BACKFILL_DAYS,
+    BACKFILL_PEERS,
     CHANNEL,
     PEERS,
     Deployment,
@@ -157,11 +158,11 @@ def test_daily_pivot_partitions_page_shows_the_backfilled_partitions(
     try:
         page.get_by_text(re.compile(r"Materialized \(\d+\)")).first.wait_for()
         page.get_by_text(day, exact=True).first.click()
-        for peer in PEERS:
+        for peer in BACKFILL_PEERS:
             page.get_by_text(peer, exact=True).first.wait_for()
         # The partition (day, channel): its latest materialization and its metadata.
         page.get_by_text(CHANNEL, exact=True).first.click()
-        page.get_by_text("days_requested").first.wait_for()
+        page.get_by_text("followers").first.wait_for()
         page.wait_for_load_state("networkidle")
     finally:
         screenshot = browser.screenshot("channel-daily-partitions")

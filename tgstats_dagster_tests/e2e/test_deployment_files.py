@@ -19,6 +19,7 @@ import yaml
 from sqlalchemy.engine import make_url
 
 import tgstats_dagster
+from tgstats_dagster.instance_storage import PG_URL_VARIABLE
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE = ROOT / "docker-compose.yml"
@@ -28,7 +29,7 @@ DAGSTER_YAML = ROOT / "dagster.yaml"
 WORKSPACE = ROOT / "workspace.yaml"
 DOCKER_WORKSPACE = ROOT / "workspace.docker.yaml"
 SETTINGS = Path(tgstats_dagster.__file__).with_name("settings.py")
-PACKAGED_INSTANCE = Path(tgstats_dagster.__file__).with_name("instance.yaml")
+PACKAGED_INSTANCE = Path(tgstats_dagster.__file__).parent / "cli" / "instance.yaml"
 
 # The "Configuration" table of the design: what users set, so what a deployment must pass on.
 DESIGN_VARIABLES = (
@@ -162,7 +163,11 @@ def test_top_level_dagster_yaml_is_the_packaged_instance() -> None:
 
 def test_instance_uses_postgres_and_the_telegram_pool() -> None:
     instance = yaml.safe_load(DAGSTER_YAML.read_text(encoding="utf-8"))
-    assert instance["storage"]["postgres"]["postgres_url"] == {"env": "TGSTATS_DAGSTER_PG_URL"}
+    # Dagster's PostgreSQL storage on TGSTATS_DAGSTER_PG_URL (or the embedded server).
+    assert instance["storage"]["custom"] == {
+        "module": "tgstats_dagster.instance_storage",
+        "class": "TgstatsStorage",
+    }
     # docs/deployment.md relies on these two: one Telegram step at a time across runs, and
     # runs launched through the code server (the default launcher), so no run_launcher entry.
     assert instance["concurrency"]["pools"]["default_limit"] == 1
@@ -220,8 +225,9 @@ def test_webserver_and_daemon_load_the_image_workspace(
 
 def test_every_dagster_service_opens_the_instance(services: dict[str, dict[str, Any]]) -> None:
     """dagster.yaml's variables are set in every Dagster service; DAGSTER_HOME holds it."""
-    wanted = instance_env_variables(yaml.safe_load(DAGSTER_YAML.read_text(encoding="utf-8")))
-    assert wanted == {"TGSTATS_DAGSTER_PG_URL"}
+    # The instance's storage reads its URL from the environment itself (never from the file).
+    assert not instance_env_variables(yaml.safe_load(DAGSTER_YAML.read_text(encoding="utf-8")))
+    wanted = {PG_URL_VARIABLE}
     copies = dockerfile_copies()
     instance_path = next(dst for dst, src in copies.items() if src == ["dagster.yaml"])
     assert instance_path.endswith("/dagster.yaml")
@@ -332,3 +338,11 @@ def test_image_builds_from_what_dockerignore_keeps() -> None:
 def test_image_default_command_is_the_code_server(services: dict[str, dict[str, Any]]) -> None:
     cmd = next(args for instruction, args in dockerfile_instructions() if instruction == "CMD")
     assert yaml.safe_load(cmd) == services["code"]["command"]
+
+
+def test_every_service_writes_events_in_batches() -> None:
+    """The image sets what `tgstats` sets for a cheap run over many partitions."""
+    from tgstats_dagster.cli.instance import DAGSTER_PERFORMANCE_ENV
+
+    env = dockerfile_env()
+    assert {name: env.get(name) for name in DAGSTER_PERFORMANCE_ENV} == DAGSTER_PERFORMANCE_ENV

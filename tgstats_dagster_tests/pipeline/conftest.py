@@ -11,7 +11,7 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from tgstats_dagster.instance import open_instance
+from tgstats_dagster.cli.instance import open_instance
 from tgstats_dagster.settings import load_settings
 from tgstats_dagster.telegram.synthetic import DEMO_PEERS, write_scenario
 from tgstats_dagster.warehouse.server import with_driver
@@ -76,3 +76,12 @@ def replay_requests(log: Path) -> list[dict]:
     if not log.exists():
         return []
     return [json.loads(line) for line in log.read_text().splitlines() if line.strip()]
+
+
+def stats_requests(log: Path) -> list[dict]:
+    """The stats requests Telegram answered (getBroadcastStats / getMegagroupStats)."""
+    return [
+        r
+        for r in replay_requests(log)
+        if r["request"] in ("GetBroadcastStatsRequest", "GetMegagroupStatsRequest")
+    ]

@@ -1,25 +1,46 @@
 """An independent reading of a scenario's graph files: what `channel_daily` must hold.
 
-Written from DESIGN.md's rules directly (not with the production parser), so that a bug in
+Written from the documented rules directly (not with the production parser), so that a bug in
 the parser cannot agree with itself.
 """
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import json
-import re
 import string
+import unicodedata
 from datetime import date, datetime, timezone
 from decimal import Decimal
 from pathlib import Path
 
 DAY_MS = 86_400_000
-_SEPARATORS = re.compile("[" + re.escape(string.punctuation) + r"\s]+")
+
+
+def _separates(char: str) -> bool:
+    """Whitespace, ASCII punctuation, a control character, or a lone surrogate."""
+    return (
+        char.isspace() or char in string.punctuation or unicodedata.category(char) in ("Cc", "Cs")
+    )
+
+
+def _key(name: str) -> str:
+    """The metric key of a series name, one character at a time."""
+    out: list[str] = []
+    for char in name.lower():
+        if not _separates(char):
+            out.append(char)
+        elif out and out[-1] != "_":
+            out.append("_")
+    key = "".join(out).strip("_")
+    if len(key) > 120:
+        key = key[:111] + "~" + hashlib.sha1(key.encode("utf-8")).hexdigest()[:8]
+    return key
 
 
 def _keys(names: dict[str, str], columns: list[str]) -> dict[str, str]:
-    keys = {c: _SEPARATORS.sub("_", names.get(c, "").lower()).strip("_") for c in columns}
+    keys = {c: _key(names.get(c, "")) for c in columns}
     counts: dict[str, int] = {}
     for key in keys.values():
         counts[key] = counts.get(key, 0) + 1

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -10,11 +11,11 @@ import dagster as dg
 import pytest
 from sqlalchemy import text
 
-from tgstats_dagster.automation import RANGE_END, RANGE_START
-from tgstats_dagster.backfill import run_backfill
+from tgstats_dagster.cli.load import load
+from tgstats_dagster.cli.runner import execute
 from tgstats_dagster.definitions import build_definitions
-from tgstats_dagster.jobs import PEERS_JOB, STATS_JOB
-from tgstats_dagster.partitions import PEER, stats_key
+from tgstats_dagster.partitions import PEER, STATS_PEER, PeerDay, range_tags, stats_range_tags
+from tgstats_dagster.runs import PEERS_JOB, STATS_JOB, TELEGRAM_REQUESTS_TAG
 from tgstats_dagster.settings import load_settings
 from tgstats_dagster.warehouse.database import make_engine
 from tgstats_dagster_tests.pipeline.conftest import (
@@ -23,10 +24,21 @@ from tgstats_dagster_tests.pipeline.conftest import (
     GROUP,
     NO_RIGHTS,
     replay_requests,
+    stats_requests,
 )
 from tgstats_dagster_tests.pipeline.expected import expected_daily
 
 pytestmark = pytest.mark.storage
+
+RAW, DAILY = dg.AssetKey("stats_raw"), dg.AssetKey("channel_daily")
+CONNECTION_SET_UP = {
+    "GetConfigRequest",
+    "GetUsersRequest",
+    "GetStateRequest",
+    "GetDifferenceRequest",
+    "ExportAuthorizationRequest",
+    "ImportAuthorizationRequest",
+}
 
 
 def _days(first: date, last: date) -> list[date]:
@@ -41,29 +53,35 @@ def _stored(database_url: str, peer: str) -> dict[tuple[date, str], Decimal]:
     return {(day, metric): value for day, metric, value in rows}
 
 
-def _run_peers(defs: dg.Definitions, instance: dg.DagsterInstance, *peers: str) -> None:
+def _key(peer: str, day: date) -> str:
+    return str(PeerDay(peer, day).key)
+
+
+def _load_peers(defs: dg.Definitions, instance: dg.DagsterInstance, *peers: str):
     instance.add_dynamic_partitions(PEER, list(peers))
-    for peer in peers:
-        result = defs.resolve_job_def(PEERS_JOB).execute_in_process(
-            instance=instance, partition_key=peer
-        )
-        assert result.success
+    job = defs.resolve_job_def(PEERS_JOB)
+    return execute(job, instance, range_tags(peers[0], peers[-1]))
 
 
-def _run_range(defs, instance, first: tuple[str, date], last: tuple[str, date], **kwargs):
-    return defs.resolve_job_def(STATS_JOB).execute_in_process(
-        instance=instance,
-        tags={RANGE_START: str(stats_key(*first)), RANGE_END: str(stats_key(*last))},
-        **kwargs,
-    )
+def _stats(defs, instance, first_peer, last_peer, first: date, last: date):
+    job = defs.resolve_job_def(STATS_JOB)
+    return execute(job, instance, stats_range_tags(first_peer, last_peer, first, last))
 
 
-def test_definitions_are_loadable(pipeline_env, use_scenario) -> None:
+def _latest(instance, key: dg.AssetKey, partition: str) -> dict:
+    records = instance.fetch_materializations(
+        dg.AssetRecordsFilter(asset_key=key, asset_partitions=[partition]), limit=1
+    ).records
+    assert records, f"{key.to_user_string()} {partition} is not materialized"
+    return records[0].asset_materialization.metadata
+
+
+def test_definitions_are_loadable_and_show_the_lineage(pipeline_env, use_scenario) -> None:
     defs = build_definitions(load_settings())
     dg.Definitions.validate_loadable(defs)
     graph = defs.resolve_asset_graph()
-    assert graph.get(dg.AssetKey("stats_raw")).parent_keys == {dg.AssetKey("telegram_peers")}
-    assert graph.get(dg.AssetKey("channel_daily")).parent_keys == {dg.AssetKey("stats_raw")}
+    assert graph.get(RAW).parent_keys == {dg.AssetKey("telegram_peers")}
+    assert graph.get(DAILY).parent_keys == {RAW}
     for key in ("telegram_peers", "stats_raw", "channel_daily"):
         node = graph.get(dg.AssetKey(key))
         assert node.group_name == "telegram_stats"
@@ -71,72 +89,98 @@ def test_definitions_are_loadable(pipeline_env, use_scenario) -> None:
         assert "postgres" in node.kinds
 
 
-def test_one_partition(instance, use_scenario: Path, database_url: str) -> None:
-    defs = build_definitions(load_settings())
-    _run_peers(defs, instance, CHANNEL)
-    day = END_DAY - timedelta(days=3)
-    result = defs.resolve_job_def(STATS_JOB).execute_in_process(
-        instance=instance, partition_key=str(stats_key(CHANNEL, day))
-    )
-    assert result.success
-    expected = expected_daily(use_scenario, CHANNEL, [day])
-    assert expected, "the scenario must have daily graphs"
-    assert _stored(database_url, CHANNEL) == expected
-    materialized = instance.get_materialized_partitions(dg.AssetKey("channel_daily"))
-    assert materialized == {str(stats_key(CHANNEL, day))}
-
-
-def test_range_run_across_three_peers(
-    pipeline_env, monkeypatch, loadable_scenario: Path, database_url: str
+def test_peer_entities_of_all_peers_in_one_run_and_the_stats_partitions(
+    instance, pipeline_env, database_url
 ) -> None:
-    monkeypatch.setenv("TGSTATS_TELEGRAM_REPLAY", str(loadable_scenario))
-    from tgstats_dagster.instance import open_instance
+    defs = build_definitions(load_settings())
+    outcome = _load_peers(defs, instance, CHANNEL, GROUP, NO_RIGHTS)
+    assert outcome.success
+    # Only the peers with stats rights are stats partitions.
+    assert instance.get_dynamic_partitions(STATS_PEER) == [CHANNEL, GROUP]
+    norights = _latest(instance, dg.AssetKey("telegram_peers"), NO_RIGHTS)
+    assert norights["can_view_stats"].value is False
+    channel = _latest(instance, dg.AssetKey("telegram_peers"), CHANNEL)
+    assert channel["can_view_stats"].value is True and channel["stats_dc"].value == 4
+    (check,) = [
+        e.dagster_event.asset_check_evaluation_data
+        for e in instance.all_logs(outcome.run_id)
+        if e.dagster_event and e.dagster_event.event_type_value == "ASSET_CHECK_EVALUATION"
+    ]
+    assert not check.passed and NO_RIGHTS in check.description
+    # One connection: Telethon's set-up once for the whole run.
+    log = Path(pipeline_env["TGSTATS_REPLAY_LOG"])
+    assert len([r for r in replay_requests(log) if r["request"] == "GetConfigRequest"]) == 1
 
-    with open_instance(load_settings()) as instance:
-        defs = build_definitions(load_settings())
-        _run_peers(defs, instance, CHANNEL, GROUP, NO_RIGHTS)
-        first, last = END_DAY - timedelta(days=4), END_DAY
-        result = _run_range(defs, instance, (CHANNEL, first), (NO_RIGHTS, last))
-        assert result.success
-        assert len(instance.get_materialized_partitions(dg.AssetKey("channel_daily"))) == 15
-    for peer in (CHANNEL, GROUP, NO_RIGHTS):
-        assert _stored(database_url, peer) == expected_daily(
-            loadable_scenario, peer, _days(first, last)
-        )
 
-
-def test_backfill_of_53_days_fetches_once_per_peer(instance, pipeline_env, database_url) -> None:
+def test_backfill_of_53_days_in_two_runs_fetches_once_per_peer(
+    instance, pipeline_env, database_url
+) -> None:
     settings = load_settings()
     first, last = END_DAY - timedelta(days=52), END_DAY
-    reports = run_backfill(settings, instance, database_url, settings.peers, first, last)
-    status = {r.peer: r.status for r in reports}
+    result = load(settings, instance, settings.peers, first, last)
+    status = {r.peer: r.status for r in result.reports}
     assert status == {CHANNEL: "loaded", GROUP: "loaded", NO_RIGHTS: "skipped"}
+    assert [r.success for r in result.runs] == [True, True]  # peer entities, then all stats
 
-    requests = replay_requests(Path(pipeline_env["TGSTATS_REPLAY_LOG"]))
-    stats = [r for r in requests if r["request"].startswith(("GetBroadcast", "GetMegagroup"))]
-    assert len([r for r in stats if r["peer"] == CHANNEL]) <= 2  # one more if DC 4 is learnt
+    log = Path(pipeline_env["TGSTATS_REPLAY_LOG"])
+    stats = stats_requests(log)
+    assert len([r for r in stats if r["peer"] == CHANNEL]) == 1  # its stats DC is known
     assert len([r for r in stats if r["peer"] == GROUP]) == 1
     assert not [r for r in stats if r["peer"] == NO_RIGHTS]
-    assert not [
-        r
-        for r in requests
-        if "LoadAsyncGraph" in r["request"] and r["dc"] != 4 and r["peer"] == CHANNEL
-    ]
-    assert len(requests) <= 30
+    requests = replay_requests(log)
+    loads = [r for r in requests if r["request"] == "LoadAsyncGraphRequest"]
+    assert loads and all(r["dc"] == 4 for r in loads if r["peer"] == CHANNEL)
 
     scenario = Path(pipeline_env["TGSTATS_TELEGRAM_REPLAY"])
     for peer in (CHANNEL, GROUP):
         assert _stored(database_url, peer) == expected_daily(scenario, peer, _days(first, last))
     assert _stored(database_url, NO_RIGHTS) == {}
-    materialized = instance.get_materialized_partitions(dg.AssetKey("stats_raw"))
-    assert not [key for key in materialized if key.endswith(f"|{NO_RIGHTS}")]
-    assert len(materialized) == 2 * 53
+    for key in (RAW, DAILY):
+        materialized = instance.get_materialized_partitions(key)
+        assert len(materialized) == 2 * 53
+        assert not [k for k in materialized if k.endswith(f"|{NO_RIGHTS}")]
+    assert result.requests["GetBroadcastStatsRequest@dc4"] == 1
+
+
+def test_metadata_belongs_to_its_partition(instance, pipeline_env, database_url) -> None:
+    settings = load_settings()
+    first, last = END_DAY - timedelta(days=2), END_DAY
+    load(settings, instance, (CHANNEL, GROUP), first, last)
+    with make_engine(database_url).connect() as conn:
+        counts = dict(
+            conn.execute(
+                text(
+                    "SELECT peer_key || '|' || day, count(*) FROM channel_daily "
+                    "GROUP BY peer_key, day"
+                )
+            ).all()
+        )
+        followers = conn.execute(
+            text(
+                "SELECT day, value FROM channel_daily WHERE peer_key = :p "
+                "AND metric = 'growth.total_followers' ORDER BY day"
+            ),
+            {"p": CHANNEL},
+        ).all()
+    for peer in (CHANNEL, GROUP):
+        for day in _days(first, last):
+            metadata = _latest(instance, DAILY, _key(peer, day))
+            rows = metadata["dagster/partition_row_count"].value
+            assert rows == counts[f"{peer}|{day}"]
+    seen = [_latest(instance, DAILY, _key(CHANNEL, d))["followers"].value for d, _ in followers]
+    assert seen == [int(value) for _, value in followers]
+    assert "members" in _latest(instance, DAILY, _key(GROUP, last))
+    channel_rows = _latest(instance, DAILY, _key(CHANNEL, last))["dagster/partition_row_count"]
+    group_rows = _latest(instance, DAILY, _key(GROUP, last))["dagster/partition_row_count"]
+    assert channel_rows != group_rows
+    raw = _latest(instance, RAW, _key(GROUP, last))
+    assert raw["snapshot_complete"].value is True and raw["snapshot_reused"].value is False
 
 
 def test_unchanged_rerun_rewrites_nothing(instance, pipeline_env, database_url) -> None:
     settings = load_settings()
     first, last = END_DAY - timedelta(days=9), END_DAY
-    run_backfill(settings, instance, database_url, (CHANNEL,), first, last)
+    load(settings, instance, (CHANNEL,), first, last)
     with make_engine(database_url).connect() as conn:
         before = conn.execute(
             text("SELECT channel_id, day, metric, xmin::text FROM channel_daily")
@@ -145,8 +189,8 @@ def test_unchanged_rerun_rewrites_nothing(instance, pipeline_env, database_url) 
     log = Path(pipeline_env["TGSTATS_REPLAY_LOG"])
     requests_before = len(replay_requests(log))
 
-    reports = run_backfill(settings, instance, database_url, (CHANNEL,), first, last)
-    assert [r.status for r in reports] == ["loaded"]
+    result = load(settings, instance, (CHANNEL,), first, last)
+    assert [r.status for r in result.reports] == ["unchanged"]
     with make_engine(database_url).connect() as conn:
         after = conn.execute(
             text("SELECT channel_id, day, metric, xmin::text FROM channel_daily")
@@ -154,42 +198,50 @@ def test_unchanged_rerun_rewrites_nothing(instance, pipeline_env, database_url) 
         raw_after = conn.execute(text("SELECT count(*) FROM stats_raw")).scalar_one()
     assert sorted(after) == sorted(before)  # same rows, same row versions: nothing rewritten
     assert raw_after == raw_before
-    new = replay_requests(log)[requests_before:]
-    assert not [r for r in new if r["request"].startswith(("GetBroadcast", "LoadAsync"))]
+    # Every snapshot was stored: the re-run does not even connect to Telegram.
+    assert replay_requests(log)[requests_before:] == []
+    assert result.requests.total() == 0
 
 
-def test_peer_without_rights_is_skipped_and_others_go_on(instance, database_url) -> None:
-    defs = build_definitions(load_settings())
-    _run_peers(defs, instance, NO_RIGHTS, GROUP)
-    day = END_DAY - timedelta(days=1)
-    skipped = _run_range(defs, instance, (NO_RIGHTS, day), (NO_RIGHTS, day))
-    assert skipped.success
-    assert not skipped.asset_materializations_for_node("stats_raw")
-    loaded = _run_range(defs, instance, (GROUP, day), (GROUP, day))
-    assert loaded.asset_materializations_for_node("channel_daily")
-    assert instance.get_materialized_partitions(dg.AssetKey("channel_daily")) == {
-        str(stats_key(GROUP, day))
-    }
-
-
-def test_flags_off_write_nothing_and_say_why(instance, monkeypatch, database_url, capsys) -> None:
-    monkeypatch.setenv("MTPROTO_STATS_ENABLED", "false")
-    settings = load_settings()
-    defs = build_definitions(settings)
-    instance.add_dynamic_partitions(PEER, [CHANNEL])
-    result = defs.resolve_job_def(PEERS_JOB).execute_in_process(
-        instance=instance, partition_key=CHANNEL
+def test_a_failing_peer_is_retried_alone_and_the_others_are_materialized(
+    instance, use_scenario: Path, pipeline_env, database_url
+) -> None:
+    (use_scenario / "scenario.json").write_text(
+        '{"home_dc": 2, "faults": [{"request": "GetBroadcastStatsRequest", "code": 400, '
+        '"error": "STATS_BROKEN", "times": 20}]}'
     )
-    assert result.success
-    assert not result.asset_materializations_for_node("telegram_peers")
-    warnings = [
-        e.user_message
-        for e in instance.all_logs(result.run_id)
-        if "MTPROTO_STATS_ENABLED is off" in (e.user_message or "")
-    ]
-    assert warnings
+    settings = load_settings()
+    result = load(settings, instance, settings.peers, END_DAY, END_DAY)
+    by_peer = {r.peer: r for r in result.reports}
+    assert by_peer[CHANNEL].status == "failed"
+    assert "STATS_BROKEN" in by_peer[CHANNEL].detail
+    assert by_peer[GROUP].status == "loaded"
+    assert by_peer[NO_RIGHTS].status == "skipped"
+    # peers; the stats run that failed for the channel; its follow-ups: the group, the channel.
+    assert [r.success for r in result.runs] == [True, False, True, False]
+    assert result.runs[2].peers == (GROUP,) and result.runs[3].peers == (CHANNEL,)
+    assert _stored(database_url, GROUP) == expected_daily(use_scenario, GROUP, [END_DAY])
+    # The group's snapshot from the failed run was reused by its follow-up.
+    requests = stats_requests(Path(pipeline_env["TGSTATS_REPLAY_LOG"]))
+    assert len([r for r in requests if r["request"] == "GetMegagroupStatsRequest"]) == 1
+    assert instance.get_materialized_partitions(DAILY) == {_key(GROUP, END_DAY)}
+    # The failed runs' requests are counted too.
+    assert result.requests["GetBroadcastStatsRequest@dc4"] >= 2
+
+
+def test_with_the_flags_off_a_run_fails_and_says_why(instance, monkeypatch, database_url) -> None:
+    monkeypatch.setenv("MTPROTO_STATS_ENABLED", "false")
+    defs = build_definitions(load_settings())
+    instance.add_dynamic_partitions(PEER, [CHANNEL])
+    outcome = execute(defs.resolve_job_def(PEERS_JOB), instance, range_tags(CHANNEL, CHANNEL))
+    assert not outcome.success
+    assert "MTPROTO_STATS_ENABLED is off" in outcome.error
     with make_engine(database_url).connect() as conn:
-        assert conn.execute(text("SELECT count(*) FROM telegram_peers")).scalar_one() == 0
+        tables = conn.execute(
+            text("SELECT count(*) FROM pg_tables WHERE tablename = 'telegram_peers'")
+        ).scalar_one()
+        if tables:
+            assert conn.execute(text("SELECT count(*) FROM telegram_peers")).scalar_one() == 0
 
 
 def test_instance_is_postgres(instance) -> None:
@@ -206,11 +258,15 @@ def test_long_flood_wait_becomes_a_retry(
     )
     monkeypatch.setenv("MTPROTO_FLOOD_SLEEP_THRESHOLD", "1")
     defs = build_definitions(load_settings())
-    _run_peers(defs, instance, GROUP)
+    assert _load_peers(defs, instance, GROUP).success
     day = END_DAY - timedelta(days=2)
-    result = _run_range(defs, instance, (GROUP, day), (GROUP, day))
-    assert result.success
-    retries = [e for e in result.all_events if e.event_type_value == "STEP_UP_FOR_RETRY"]
+    outcome = _stats(defs, instance, GROUP, GROUP, day, day)
+    assert outcome.success
+    retries = [
+        e.dagster_event
+        for e in instance.all_logs(outcome.run_id)
+        if e.dagster_event and e.dagster_event.event_type_value == "STEP_UP_FOR_RETRY"
+    ]
     assert len(retries) == 1
     assert retries[0].event_specific_data.seconds_to_wait == 2
     assert _stored(database_url, GROUP) == expected_daily(use_scenario, GROUP, [day])
@@ -218,36 +274,52 @@ def test_long_flood_wait_becomes_a_retry(
 
 def test_days_outside_the_window_warn_and_have_no_rows(instance, database_url) -> None:
     defs = build_definitions(load_settings())
-    _run_peers(defs, instance, GROUP)
+    assert _load_peers(defs, instance, GROUP).success
     first, last = END_DAY - timedelta(days=1), END_DAY + timedelta(days=2)
-    result = _run_range(defs, instance, (GROUP, first), (GROUP, last))
-    assert result.success
-    (check,) = [
-        c for c in result.get_asset_check_evaluations() if c.check_name == "covers_requested_days"
-    ]
-    assert not check.passed
-    assert check.severity == dg.AssetCheckSeverity.WARN
-    outside = check.metadata["outside_window"].value
-    assert outside == {GROUP: "2026-11-16..2026-11-17"}
+    outcome = _stats(defs, instance, GROUP, GROUP, first, last)
+    assert outcome.success
+    checks = {
+        e.dagster_event.asset_check_evaluation_data.check_name: e.dagster_event
+        for e in instance.all_logs(outcome.run_id)
+        if e.dagster_event and e.dagster_event.event_type_value == "ASSET_CHECK_EVALUATION"
+    }
+    covers = checks["covers_requested_days"].asset_check_evaluation_data
+    assert not covers.passed
+    assert covers.severity == dg.AssetCheckSeverity.WARN
+    assert covers.metadata["outside_window"].value == {GROUP: "2026-11-16..2026-11-17"}
     assert {day for day, _ in _stored(database_url, GROUP)} == {first, END_DAY}
+    outside = _latest(instance, DAILY, _key(GROUP, last))
+    assert outside["dagster/partition_row_count"].value == 0
+    assert outside["outside_window"].value is True
 
 
-def test_a_peer_without_rights_in_a_multi_peer_run_is_named(instance, database_url) -> None:
-    defs = build_definitions(load_settings())
-    _run_peers(defs, instance, CHANNEL, GROUP, NO_RIGHTS)
-    day = END_DAY
-    result = _run_range(defs, instance, (GROUP, day), (NO_RIGHTS, day), raise_on_error=False)
-    assert not result.success
-    (failure,) = [e for e in result.all_events if e.is_step_failure]
-    message = failure.step_failure_data.user_failure_data.description
-    assert NO_RIGHTS in message and "no stats rights" in message.lower()
-    # The group's snapshot was kept: running it alone fetches nothing from Telegram again.
-    with make_engine(database_url).connect() as conn:
-        kept = conn.execute(
-            text("SELECT count(*) FROM stats_snapshots WHERE peer_key = :p"), {"p": GROUP}
-        ).scalar_one()
-    assert kept == 1
-    assert _run_range(defs, instance, (GROUP, day), (GROUP, day)).success
+def test_an_incomplete_snapshot_fails_its_check_and_is_not_reused(
+    instance, use_scenario: Path, pipeline_env, database_url
+) -> None:
+    (use_scenario / "scenario.json").write_text(
+        '{"home_dc": 2, "faults": [{"request": "LoadAsyncGraphRequest", '
+        '"error": "GRAPH_INVALID_RELOAD", "times": 100}]}'
+    )
+    settings = load_settings()
+    result = load(settings, instance, (GROUP,), END_DAY, END_DAY)
+    (report,) = result.reports
+    assert report.status == "incomplete" and not report.acceptable
+    assert "languages_graph" in report.detail
+    run = result.runs[-1]
+    checks = {
+        e.dagster_event.asset_check_evaluation_data.check_name: e.dagster_event
+        for e in instance.all_logs(run.run_id)
+        if e.dagster_event and e.dagster_event.event_type_value == "ASSET_CHECK_EVALUATION"
+    }
+    complete = checks["snapshot_complete"].asset_check_evaluation_data
+    assert not complete.passed and complete.severity == dg.AssetCheckSeverity.ERROR
+    assert "languages_graph" in complete.description
+    # Inline graphs still landed.
+    assert any(metric.startswith("growth.") for _, metric in _stored(database_url, GROUP))
+    log = Path(pipeline_env["TGSTATS_REPLAY_LOG"])
+    before = len(stats_requests(log))
+    load(settings, instance, (GROUP,), END_DAY, END_DAY)
+    assert len(stats_requests(log)) > before  # fetched again, never reused
 
 
 def test_secrets_never_reach_logs_metadata_or_tables(
@@ -258,7 +330,7 @@ def test_secrets_never_reach_logs_metadata_or_tables(
     monkeypatch.setenv("TG_API_HASH", api_hash)
     monkeypatch.setenv("TG_API_ID", "12345")
     settings = load_settings()
-    run_backfill(settings, instance, database_url, settings.peers, END_DAY, END_DAY)
+    load(settings, instance, settings.peers, END_DAY, END_DAY)
     with make_engine(database_url).connect() as conn:
         dumped = [
             str(row)
@@ -270,21 +342,90 @@ def test_secrets_never_reach_logs_metadata_or_tables(
         assert not [row for row in dumped if secret in row]
 
 
-def test_a_failing_peer_does_not_hold_the_others_back(
-    instance, use_scenario: Path, pipeline_env, database_url
-) -> None:
-    (use_scenario / "scenario.json").write_text(
-        '{"home_dc": 2, "faults": [{"request": "GetBroadcastStatsRequest", "code": 400, '
-        '"error": "STATS_BROKEN", "times": 20}]}'
-    )
+def test_the_run_records_its_telegram_requests(instance, pipeline_env, database_url) -> None:
     settings = load_settings()
-    reports = run_backfill(settings, instance, database_url, settings.peers, END_DAY, END_DAY)
-    by_peer = {r.peer: r for r in reports}
-    assert by_peer[CHANNEL].status == "failed"
-    assert "STATS_BROKEN" in by_peer[CHANNEL].detail
-    assert by_peer[GROUP].status == "loaded"
-    assert by_peer[NO_RIGHTS].status == "skipped"
-    assert _stored(database_url, GROUP) == expected_daily(use_scenario, GROUP, [END_DAY])
-    # The group's snapshot from the failed joint run was reused when it ran alone.
-    requests = replay_requests(Path(pipeline_env["TGSTATS_REPLAY_LOG"]))
-    assert len([r for r in requests if r["request"] == "GetMegagroupStatsRequest"]) == 1
+    result = load(settings, instance, (GROUP,), END_DAY, END_DAY)
+    stats_run = instance.get_run_by_id(result.runs[-1].run_id)
+    recorded = json.loads(stats_run.tags[TELEGRAM_REQUESTS_TAG])
+    assert recorded["GetMegagroupStatsRequest@dc2"] == 1
+    # Every request but Telethon's own connection set-up is counted.
+    log = Path(pipeline_env["TGSTATS_REPLAY_LOG"])
+    made = [r for r in replay_requests(log) if r["request"] not in CONNECTION_SET_UP]
+    assert result.requests.total() == len(made)
+
+
+def test_switching_an_entry_between_username_and_id_reuses_the_channel(
+    instance, pipeline_env, database_url, monkeypatch
+) -> None:
+    settings = load_settings()
+    load(settings, instance, (GROUP,), END_DAY, END_DAY)
+    channel_id = 2_000_000_202
+    result = load(settings, instance, (f"-100{channel_id}",), END_DAY, END_DAY)
+    (report,) = result.reports
+    assert report.status in ("loaded", "reused", "unchanged"), report
+    with make_engine(database_url).connect() as conn:
+        peers = conn.execute(text("SELECT channel_id FROM telegram_peers")).all()
+        snapshots = conn.execute(text("SELECT count(*) FROM stats_snapshots")).scalar_one()
+    assert peers == [(channel_id,)]
+    assert snapshots == 1  # the channel's stored snapshot was reused under its other name
+
+
+def test_an_unknown_peer_is_reported_and_not_left_as_a_partition(
+    instance, pipeline_env, database_url
+) -> None:
+    settings = load_settings()
+    result = load(settings, instance, (GROUP, "no_such_channel"), END_DAY, END_DAY)
+    status = {r.peer: (r.status, r.detail) for r in result.reports}
+    assert status[GROUP][0] == "loaded"
+    assert status["no_such_channel"][0] == "failed"
+    assert "USERNAME_NOT_OCCUPIED" in status["no_such_channel"][1]
+    assert "no_such_channel" not in instance.get_dynamic_partitions(PEER)
+    assert "no_such_channel" not in instance.get_dynamic_partitions(STATS_PEER)
+
+
+def test_a_run_of_1000_partitions_has_true_statuses_and_metadata(
+    pipeline_env, monkeypatch, tmp_path: Path, database_url: str
+) -> None:
+    """20 peers x 50 days in one stats run: every partition materialized, each with its own
+    row count, which matches the table."""
+    from tgstats_dagster.cli.instance import open_instance
+    from tgstats_dagster.telegram.synthetic import SyntheticPeer, write_scenario
+
+    peers = [
+        SyntheticPeer(
+            key=f"bulk_peer_{n:02d}",
+            username=f"bulk_peer_{n:02d}",
+            channel_id=3_000_000_000 + n,
+            title=f"bulk {n}",
+            broadcast=n % 2 == 0,
+            participants_count=1000 + 37 * n,
+            stats_dc=4 if n % 2 else 2,
+        )
+        for n in range(20)
+    ]
+    scenario = tmp_path / "bulk"
+    write_scenario(scenario, peers=peers, end_day=END_DAY, days=60)
+    monkeypatch.setenv("TGSTATS_TELEGRAM_REPLAY", str(scenario))
+    keys = tuple(p.key for p in peers)
+    monkeypatch.setenv("MTPROTO_STATS_PEERS", ",".join(keys))
+    first = END_DAY - timedelta(days=49)
+    with open_instance(load_settings()) as instance:
+        result = load(load_settings(), instance, keys, first, END_DAY)
+        assert {r.status for r in result.reports} == {"loaded"}
+        assert len(result.runs) == 2  # the entities, then every peer's stats
+        for key in (RAW, DAILY):
+            assert len(instance.get_materialized_partitions(key)) == 1000
+        records = instance.fetch_materializations(DAILY, limit=2000).records
+        shown = {
+            r.partition_key: r.asset_materialization.metadata["dagster/partition_row_count"].value
+            for r in records
+        }
+    with make_engine(database_url).connect() as conn:
+        counted = dict(
+            conn.execute(
+                text("SELECT day || '|' || peer_key, count(*) FROM channel_daily GROUP BY 1")
+            ).all()
+        )
+    assert len(shown) == 1000
+    assert shown == {key: counted.get(key, 0) for key in shown}
+    assert len(set(shown.values())) > 1  # channels and groups have different series

@@ -1,4 +1,4 @@
-"""Small scenario folders for the Telegram-side tests (the replay format of DESIGN.md)."""
+"""Small scenario folders for the Telegram-side tests (docs/scenario-format.md)."""
 
 from __future__ import annotations
 
@@ -11,9 +11,10 @@ from typing import Any
 
 from telethon import TelegramClient
 
-from tgstats_dagster.settings import Settings
 from tgstats_dagster.telegram.connect import client_options
+from tgstats_dagster.telegram.models import PeerInfo, PeerOutcome
 from tgstats_dagster.telegram.replay import ReplayTelegram, replay_client
+from tgstats_dagster.telegram.retry import RetryPolicy
 from tgstats_dagster.telegram.stats import StatsClient
 
 DAY_MS = 86_400_000
@@ -165,35 +166,54 @@ def standard_scenario(root: Path, **options: Any) -> Path:
 
 
 class RecordingSleep:
-    """An asyncio.sleep that remembers what it was asked to wait (and really waits)."""
+    """A sleep that remembers what it was asked to wait and yields to the loop, but does not
+    wait: flood waits and backoffs are checked without taking real time."""
 
     def __init__(self) -> None:
         self.calls: list[float] = []
 
     async def __call__(self, seconds: float) -> None:
         self.calls.append(seconds)
-        await asyncio.sleep(seconds)
+        await asyncio.sleep(0)
 
 
 @asynccontextmanager
 async def replay_session(
-    root: Path, *, flood_sleep_threshold: int = 60, **stats_options: Any
+    root: Path,
+    *,
+    concurrency: int = 3,
+    sleep: RecordingSleep | None = None,
+    **policy_options: Any,
 ) -> AsyncIterator[tuple[ReplayTelegram, TelegramClient, StatsClient]]:
     """A connected client on the offline Telegram for ``root`` and a StatsClient over it,
-    configured as production configures them (connect.client_options)."""
+    configured as production configures them (connect.client_options); ``policy_options``
+    are RetryPolicy fields (waits go to ``sleep``, a RecordingSleep by default)."""
     telegram = ReplayTelegram.load(root)
-    options = client_options(Settings(flood_sleep_threshold=flood_sleep_threshold))
-    client = replay_client(telegram, **options)
+    client = replay_client(telegram, **client_options())
     await client.connect()
-    stats_options.setdefault("retry_base_delay", 0.01)
+    policy_options.setdefault("base_delay", 0.01)
+    policy = RetryPolicy(sleep=sleep or RecordingSleep(), **policy_options)
     try:
-        yield (
-            telegram,
-            client,
-            StatsClient(client, flood_sleep_threshold=flood_sleep_threshold, **stats_options),
-        )
+        yield telegram, client, StatsClient(client, policy=policy, concurrency=concurrency)
     finally:
         await client.disconnect()
+
+
+async def resolve_and_fetch(
+    stats: StatsClient, keys: list[str], known: dict[str, PeerInfo] | None = None
+) -> list[PeerOutcome]:
+    """Every key resolved (resolve_each), then fetched (fetch_each); outcomes in key order."""
+    by_key: dict[str, PeerOutcome] = {}
+    resolved = []
+    async for outcome in stats.resolve_each(keys, known or {}):
+        if outcome.status == "loaded":
+            assert outcome.peer is not None
+            resolved.append(outcome.peer)
+        else:
+            by_key[outcome.key] = outcome
+    async for outcome in stats.fetch_each(resolved):
+        by_key[outcome.key] = outcome
+    return [by_key[key] for key in keys]
 
 
 def entries(telegram: ReplayTelegram, *, peer: str | None = None, request: str | None = None):

@@ -20,6 +20,7 @@ from tgstats_dagster.telegram.graphs import (
     XStep,
     daily_points,
     parse_graph,
+    series_key,
 )
 
 SETTINGS = settings(max_examples=300, deadline=None)
@@ -31,8 +32,14 @@ STEPS = {
     XStep.WEEKLY: 7 * DAY_MS,
 }
 # Key parts: letters that lowercase to themselves, digits, non-ASCII letters and emoji.
-KEY_PART = st.text(alphabet=string.ascii_lowercase + string.digits + "éжя👍❤🔥", min_size=1)
-SEPARATOR = st.text(alphabet=" \t\n" + string.punctuation, min_size=1, max_size=3)
+# At most 3 parts of 12: keys stay under the 120-character cut (tested on its own below).
+KEY_PART = st.text(
+    alphabet=string.ascii_lowercase + string.digits + "éжя👍❤🔥", min_size=1, max_size=12
+)
+# Control characters and lone surrogates separate like whitespace.
+SEPARATOR = st.text(
+    alphabet=" \t\n\x00\x1f\x7f\x85\ud800\udfff" + string.punctuation, min_size=1, max_size=3
+)
 VALUE = st.one_of(
     st.integers(min_value=-(2**70), max_value=2**70),
     st.floats(allow_nan=False, allow_infinity=False),
@@ -191,3 +198,15 @@ def mutated_graphs(draw: st.DrawFn) -> str:
 @given(mutated_graphs())
 def test_mutated_graphs_give_a_graph_or_the_typed_error(data: str) -> None:
     parse_or_error("views_by_source_graph", data)
+
+
+@SETTINGS
+@given(st.text(max_size=400))
+def test_every_key_is_short_storable_and_trimmed(name: str) -> None:
+    key = series_key(name)
+    assert len(key) <= 120
+    key.encode("utf-8")  # no lone surrogate left
+    assert not key.startswith("_") and not key.endswith("_")
+    assert not any(ord(c) < 0x20 or 0x7F <= ord(c) <= 0x9F for c in key)
+    if len(key) == 120 and key[111] == "~":
+        assert re.fullmatch(r"[0-9a-f]{8}", key[112:])

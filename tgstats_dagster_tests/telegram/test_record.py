@@ -1,4 +1,8 @@
-"""``tgstats record`` over the offline Telegram: a recording replays as it was recorded."""
+"""``tgstats record`` over the offline Telegram: a recording replays as it was recorded.
+
+The command's work is called as the CLI calls it (settings from the environment, the
+``--peers`` value parsed as the CLI parses it), without going through the CLI itself.
+"""
 
 from __future__ import annotations
 
@@ -99,3 +103,17 @@ def test_record_exits_non_zero_when_a_peer_fails(
     assert "USERNAME_NOT_OCCUPIED" in printed.out
     assert (out / "news" / "peer.json").is_file()
     assert not (out / "nosuchpeer").exists()
+
+
+def test_record_of_an_incomplete_snapshot_names_it_and_exits_non_zero(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    faults = [{"request": "LoadAsyncGraphRequest", "error": "GRAPH_INVALID_RELOAD", "times": 100}]
+    scenario = standard_scenario(tmp_path / "scenario", faults=faults)
+    out = tmp_path / "recorded"
+    assert record(monkeypatch, scenario, out, tmp_path / "log", "news") == 1
+    printed = capsys.readouterr()
+    assert "news" in printed.err and "incomplete" in printed.out
+    written = {p.name for p in (out / "news" / "graphs").iterdir()}
+    assert "growth_graph.json" in written
+    assert "languages_graph.json" not in written and "languages_graph.error" not in written

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
@@ -11,6 +12,8 @@ from telethon import errors
 from telethon.tl import functions, types
 
 from tgstats_dagster.telegram import dc as dc_routing
+from tgstats_dagster.telegram.connect import client_options
+from tgstats_dagster.telegram.graphs import parse_graph, x_day
 from tgstats_dagster.telegram.replay import (
     ReplayTelegram,
     ScenarioError,
@@ -18,6 +21,7 @@ from tgstats_dagster.telegram.replay import (
     load_scenario,
     replay_client,
 )
+from tgstats_dagster.telegram.stats import StatsClient
 from tgstats_dagster_tests.telegram.scenarios import (
     broadcast_graphs,
     replay_session,
@@ -185,3 +189,40 @@ def test_home_dc_comes_from_the_scenario(tmp_path: Path) -> None:
     assert set(snapshot.requests) == {"GetBroadcastStatsRequest@dc1", "LoadAsyncGraphRequest@dc1"}
     imports = [e for e in telegram.entries if e["request"] == "ImportAuthorizationRequest"]
     assert [e["dc"] for e in imports] == [1]
+
+
+def test_end_yesterday_moves_the_daily_dates_by_whole_days(tmp_path: Path) -> None:
+    root = write_scenario(tmp_path / "s")
+    settings = json.loads((root / "scenario.json").read_text())
+    (root / "scenario.json").write_text(json.dumps({**settings, "end": "yesterday"}))
+    hourly = '{"columns":[["x",0,3600000],["y0",1,2]],"types":{"x":"x","y0":"line"}}'
+    write_peer(root, "news", channel_id=1001, graphs={**broadcast_graphs(), "mute_graph": hourly})
+    today = date(2026, 3, 10)  # PERIOD ends 2026-01-31: everything moves 37 days
+
+    async def main(today: date | None):
+        telegram = ReplayTelegram.load(root, today=today)
+        client = replay_client(telegram, **client_options())
+        async with client:
+            stats = StatsClient(client)
+            return await stats.fetch(await stats.resolve("news"))
+
+    moved = asyncio.run(main(today))
+    assert moved.period_max.date() == date(2026, 3, 9)
+    assert moved.period_min.date() == date(2026, 1, 1) + timedelta(days=37)
+    growth = parse_graph("growth_graph", moved.graph("growth_graph").data)
+    assert growth.is_daily
+    assert x_day(growth.x[0]) == date(2026, 1, 1) + timedelta(days=37)
+    assert moved.graph("mute_graph").data == hourly  # not daily: served as written
+    assert asyncio.run(main(today)).graph("growth_graph").data == moved.graph("growth_graph").data
+
+    (root / "scenario.json").write_text(json.dumps(settings))  # no "end": nothing moves
+    fixed = asyncio.run(main(today))
+    assert fixed.period_max.date() == date(2026, 1, 31)
+    assert fixed.graph("growth_graph").data == broadcast_graphs()["growth_graph"]
+
+
+def test_end_must_be_yesterday(tmp_path: Path) -> None:
+    root = write_scenario(tmp_path / "s")
+    (root / "scenario.json").write_text('{"end": "tomorrow"}')
+    with pytest.raises(ScenarioError, match="'end'"):
+        ReplayTelegram.load(root)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from dataclasses import replace
 from pathlib import Path
 
@@ -22,6 +23,7 @@ from tgstats_dagster_tests.telegram.scenarios import (
     entries,
     megagroup_graphs,
     replay_session,
+    resolve_and_fetch,
     standard_scenario,
     write_peer,
     write_scenario,
@@ -124,7 +126,7 @@ def test_megagroup(scenario: Path) -> None:
 def test_peer_without_rights_is_skipped_without_a_stats_request(scenario: Path) -> None:
     async def main():
         async with replay_session(scenario) as (telegram, _client, stats):
-            return telegram, await stats.fetch_many(["norights", "local"])
+            return telegram, await resolve_and_fetch(stats, ["norights", "local"])
 
     telegram, (norights, local) = asyncio.run(main())
     assert norights.status == "skipped"
@@ -181,7 +183,7 @@ def test_stale_token_refetches_the_stats_once_then_loads(scenario: Path) -> None
     assert snapshot.requests["GetBroadcastStatsRequest@dc4"] == 2
 
 
-def test_a_graph_still_stale_after_the_refetch_stays_an_error(scenario: Path) -> None:
+def test_a_graph_still_stale_after_the_refetch_is_missing(scenario: Path) -> None:
     async def main():
         async with replay_session(scenario) as (telegram, _client, stats):
             # Every first load fails, then the first reload fails too.
@@ -192,8 +194,10 @@ def test_a_graph_still_stale_after_the_refetch_stays_an_error(scenario: Path) ->
 
     telegram, snapshot = asyncio.run(main())
     assert len(stats_entries(telegram, "news")) == 2  # refetched once, never more
-    errors = [g for g in snapshot.graphs if g.field in ASYNC_BROADCAST and g.kind == "error"]
-    assert [g.error for g in errors] == ["GRAPH_OUTDATED_RELOAD"]
+    missing = [g for g in snapshot.graphs if g.field in ASYNC_BROADCAST and g.kind == "missing"]
+    assert [g.error for g in missing] == ["GRAPH_OUTDATED_RELOAD"]
+    assert snapshot.missing_graphs == (missing[0].field,)
+    assert not snapshot.complete
     assert sum(g.kind == "async" for g in snapshot.graphs) == len(ASYNC_BROADCAST) - 1
 
 
@@ -258,7 +262,7 @@ def test_chp_call_fail_is_retried_with_backoff(scenario: Path) -> None:
     sleep = RecordingSleep()
 
     async def main():
-        async with replay_session(scenario, sleep=sleep, retry_base_delay=0.01) as (
+        async with replay_session(scenario, sleep=sleep, base_delay=0.01) as (
             telegram,
             _client,
             stats,
@@ -327,7 +331,7 @@ def test_fault_from_scenario_json_fails_one_peer_only(tmp_path: Path) -> None:
 
     async def main():
         async with replay_session(root) as (_telegram, _client, stats):
-            return await stats.fetch_many(["news", "local", "chat", "norights"])
+            return await resolve_and_fetch(stats, ["news", "local", "chat", "norights"])
 
     outcomes = asyncio.run(main())
     assert [o.status for o in outcomes] == ["failed", "loaded", "loaded", "skipped"]
@@ -344,7 +348,7 @@ def test_concurrency_is_bounded(tmp_path: Path) -> None:
     async def main():
         async with replay_session(root, concurrency=2) as (telegram, _client, stats):
             telegram.max_in_flight = 0
-            return telegram, await stats.fetch_many(keys)
+            return telegram, await resolve_and_fetch(stats, keys)
 
     telegram, outcomes = asyncio.run(main())
     assert [o.status for o in outcomes] == ["loaded"] * 5
@@ -356,7 +360,7 @@ def test_unknown_username_is_peer_not_found_naming_it(scenario: Path) -> None:
         async with replay_session(scenario) as (_telegram, _client, stats):
             with pytest.raises(PeerNotFound) as caught:
                 await stats.resolve("nosuchchannel")
-            return caught.value, await stats.fetch_many(["nosuchchannel", "local"])
+            return caught.value, await resolve_and_fetch(stats, ["nosuchchannel", "local"])
 
     error, outcomes = asyncio.run(main())
     assert error.entry == "nosuchchannel"
@@ -378,7 +382,7 @@ def test_a_known_peer_is_never_resolved_again(scenario: Path) -> None:
     async def later_run():
         async with replay_session(scenario) as (telegram, _client, stats):
             fresh = await stats.resolve("news", known=peer)
-            outcomes = await stats.fetch_many(["news"], known={"news": peer})
+            outcomes = await resolve_and_fetch(stats, ["news"], {"news": peer})
             return telegram, fresh, outcomes
 
     telegram, fresh, outcomes = asyncio.run(later_run())
@@ -416,3 +420,136 @@ def test_numeric_id_is_resolved_by_channel_id(scenario: Path) -> None:
     assert news.channel_id == 1001
     assert entries(telegram, request="ResolveUsernameRequest") == []
     assert len(entries(telegram, request="GetChannelsRequest")) == 2
+
+
+def fetch_news(scenario: Path, *faults: Fault, **policy):
+    """One snapshot of ``news`` (stats on DC 4) with ``faults``; the log, snapshot, sleeps."""
+    sleep = RecordingSleep()
+
+    async def main():
+        async with replay_session(scenario, sleep=sleep, **policy) as (telegram, _client, stats):
+            for fault in faults:
+                telegram.add_fault(fault)
+            return telegram, await stats.fetch(await stats.resolve("news"))
+
+    telegram, snapshot = asyncio.run(main())
+    return telegram, snapshot, sleep
+
+
+def test_a_token_that_stays_invalid_leaves_the_async_graphs_missing(scenario: Path) -> None:
+    telegram, snapshot, _ = fetch_news(
+        scenario, Fault("LoadAsyncGraphRequest", "GRAPH_INVALID_RELOAD", times=100)
+    )
+    assert not snapshot.complete
+    assert set(snapshot.missing_graphs) == ASYNC_BROADCAST
+    assert {g.error for g in snapshot.graphs if g.kind == "missing"} == {"GRAPH_INVALID_RELOAD"}
+    assert len(stats_entries(telegram, "news")) <= 2
+    assert snapshot.graph("growth_graph").kind == "inline"
+
+
+def test_a_connection_dropped_twice_is_retried_and_the_snapshot_complete(scenario: Path) -> None:
+    telegram, snapshot, sleep = fetch_news(
+        scenario, Fault("LoadAsyncGraphRequest", "CONNECTION_DROPPED", times=2)
+    )
+    assert snapshot.complete and snapshot.missing_graphs == ()
+    outcomes = [e["outcome"] for e in entries(telegram, request="LoadAsyncGraphRequest")]
+    assert outcomes.count("CONNECTION_DROPPED") == 2
+    assert snapshot.requests["LoadAsyncGraphRequest@dc4"] == len(ASYNC_BROADCAST) + 2
+    assert sleep.calls == [0.01, 0.02]  # one backoff, doubling, per retry
+
+
+def test_a_connection_that_stays_down_leaves_the_async_graphs_missing(scenario: Path) -> None:
+    telegram, snapshot, _ = fetch_news(
+        scenario, Fault("LoadAsyncGraphRequest", "CONNECTION_DROPPED", times=100), retries=2
+    )
+    assert set(snapshot.missing_graphs) == ASYNC_BROADCAST
+    for graph in snapshot.graphs:
+        if graph.kind == "missing":
+            assert graph.error.startswith("CONNECTION: ") and graph.data is None
+    # Each graph: the first try and two retries; the stats request once.
+    assert snapshot.requests["LoadAsyncGraphRequest@dc4"] == 3 * len(ASYNC_BROADCAST)
+    assert len(stats_entries(telegram, "news")) == 1
+
+
+def test_a_short_flood_wait_on_one_graph_is_slept(scenario: Path) -> None:
+    telegram, snapshot, sleep = fetch_news(
+        scenario,
+        Fault("LoadAsyncGraphRequest", "FLOOD_WAIT_3", times=1),
+        flood_sleep_threshold=60,
+    )
+    assert snapshot.complete
+    assert sleep.calls == [3]
+    loads = [e["outcome"] for e in entries(telegram, request="LoadAsyncGraphRequest")]
+    assert loads.count("FLOOD_WAIT_3") == 1
+
+
+def test_a_long_flood_wait_on_one_graph_keeps_the_others(
+    scenario: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING)
+    telegram, snapshot, sleep = fetch_news(
+        scenario,
+        Fault("LoadAsyncGraphRequest", "FLOOD_WAIT_3600", times=1),
+        flood_sleep_threshold=60,
+    )
+    assert len(snapshot.missing_graphs) == 1
+    missing = snapshot.graph(snapshot.missing_graphs[0])
+    assert missing.error == "FLOOD_WAIT_3600 (wait 3600 s)"
+    assert {g.kind for g in snapshot.graphs if g.field in ASYNC_BROADCAST} == {"async", "missing"}
+    assert sum(g.kind == "async" for g in snapshot.graphs) == len(ASYNC_BROADCAST) - 1
+    assert len(stats_entries(telegram, "news")) == 1
+    assert sleep.calls == []
+    assert missing.field in caplog.text
+
+
+def test_flood_waits_longer_than_five_seconds_are_logged_as_warnings(
+    scenario: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="tgstats_dagster.telegram.retry")
+    fetch_news(
+        scenario,
+        Fault("GetBroadcastStatsRequest", "FLOOD_WAIT_2", times=1),
+        Fault("LoadAsyncGraphRequest", "FLOOD_WAIT_30", times=1),
+    )
+    waits = [(r.levelno, r.getMessage()) for r in caplog.records if "flood wait" in r.getMessage()]
+    assert [level for level, _ in waits] == [logging.INFO, logging.WARNING]
+    assert "flood wait of 30 s" in waits[1][1] and "within the threshold" in waits[1][1]
+
+
+def test_a_stats_graph_error_file_is_complete(tmp_path: Path) -> None:
+    root = write_scenario(tmp_path / "s")
+    write_peer(root, "news", channel_id=1001, stats_dc=4, graph_errors={"mute_graph": "TOO_NEW"})
+    _, snapshot, _ = fetch_news(root)
+    assert snapshot.complete
+    assert (snapshot.graph("mute_graph").kind, snapshot.graph("mute_graph").error) == (
+        "error",
+        "TOO_NEW",
+    )
+
+
+def test_outcomes_come_as_they_complete(tmp_path: Path) -> None:
+    root = write_scenario(tmp_path / "s", latency=0.002)
+    write_peer(root, "slow", channel_id=3001, stats_dc=4)
+    write_peer(root, "fast", channel_id=3002, stats_dc=2, graphs={})
+
+    async def main():
+        async with replay_session(root, concurrency=2) as (_telegram, _client, stats):
+            resolved = [o async for o in stats.resolve_each(["slow", "fast"], {})]
+            peers = [o.peer for o in resolved]
+            return [o async for o in stats.fetch_each(sorted(peers, key=lambda p: p.key)[::-1])]
+
+    outcomes = asyncio.run(main())
+    # "slow" is asked first but needs an exported sender and four graph loads.
+    assert [(o.key, o.status) for o in outcomes] == [("fast", "loaded"), ("slow", "loaded")]
+
+
+def test_a_long_flood_wait_on_the_stats_request_fails_that_peer_only(scenario: Path) -> None:
+    async def main():
+        async with replay_session(scenario) as (telegram, _client, stats):
+            telegram.add_fault(Fault("GetBroadcastStatsRequest", "FLOOD_WAIT_3600", dc=4))
+            return await resolve_and_fetch(stats, ["news", "local"])
+
+    news, local = asyncio.run(main())
+    assert news.status == "failed" and isinstance(news.error, FloodWaitTooLong)
+    assert news.error.seconds == 3600 and "3600" in news.reason
+    assert local.status == "loaded" and local.snapshot.complete

@@ -11,8 +11,8 @@ import pandas as pd
 import psycopg
 import pytest
 
-from tgstats_dagster.warehouse.copy_format import WarehouseDataError
 from tgstats_dagster.warehouse.database import make_engine
+from tgstats_dagster.warehouse.errors import WarehouseDataError
 from tgstats_dagster.warehouse.migrations import ensure_schema
 from tgstats_dagster.warehouse.server import libpq_url
 from tgstats_dagster.warehouse.upsert import WriteCounts, write, write_transaction
@@ -149,6 +149,7 @@ def test_raw_rows_are_written_once_and_never_overwritten(url: str) -> None:
             "fetched_at": SNAPSHOT_AT,
             "kind": ["inline", "error"],
             "data": ['{"columns": [["x", 1]]}', None],
+            "data_raw": [None, None],
             "error": [None, "NOT_ENOUGH_DATA"],
             "zoom_token": [None, None],
         }
@@ -263,3 +264,17 @@ def test_two_writers_on_overlapping_partitions_serialize(url: str) -> None:
         }
         assert len(stored) == 3 * 8 * 20
         assert stored in (expected(first, second), expected(second, first))
+
+
+def test_a_naive_timestamp_is_refused_naming_the_column(url: str) -> None:
+    frame = daily_frame(PEERS, DAY, 1).assign(fetched_at=SNAPSHOT_AT.replace(tzinfo=None))
+    with pytest.raises(
+        WarehouseDataError, match=r"channel_daily: column 'fetched_at': .* has no time zone"
+    ):
+        _write(url, "channel_daily", frame)
+
+
+def test_a_fraction_in_an_integer_column_is_refused(url: str) -> None:
+    frame = daily_frame(PEERS, DAY, 1).assign(channel_id=1001.5)
+    with pytest.raises(WarehouseDataError, match=r"column 'channel_id': 1001.5 is not a whole"):
+        _write(url, "channel_daily", frame)

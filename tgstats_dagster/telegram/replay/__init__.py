@@ -1,5 +1,8 @@
 """The offline Telegram: scenario folders answered through Telethon's real request path.
 
+The scenario format, with every fault it can simulate, is documented for its users in
+docs/scenario-format.md.
+
 Use ``ReplayTelegram.load(folder, log_path)`` for the server side and
 ``replay_client(telegram, **options)`` for a TelegramClient wired to it.
 

@@ -1,4 +1,4 @@
-"""Scenario values -> the Telethon TL objects Telegram would send."""
+"""Scenario values -> the Telethon TL objects Telegram would send (docs/scenario-format.md)."""
 
 from __future__ import annotations
 

@@ -1,8 +1,9 @@
-"""A scenario folder read into plain values (the format is in DESIGN.md).
+"""A scenario folder read into plain values (the format: docs/scenario-format.md).
 
 ```
 <scenario>/
-  scenario.json          optional: {"home_dc": 2, "faults": [...], "latency": 0.0}
+  scenario.json          optional: {"home_dc": 2, "faults": [...], "latency": 0.0,
+                                    "end": "yesterday"}
   <peer key>/
     peer.json            {"id", "title", "username", "broadcast", "megagroup",
                           "can_view_stats", "stats_dc", "participants_count"} (+ "access_hash")
@@ -23,6 +24,8 @@ from typing import Any
 DEFAULT_HOME_DC = 2
 #: The error that makes the offline Telegram drop the connection instead of answering.
 CONNECTION_DROPPED = "CONNECTION_DROPPED"
+#: scenario.json ``end``: serve the daily dates moved so that the window ends yesterday.
+END_YESTERDAY = "yesterday"
 
 
 class ScenarioError(ValueError):
@@ -85,6 +88,7 @@ class Scenario:
     peers: tuple[ScenarioPeer, ...]
     faults: tuple[Fault, ...]
     latency: float = 0.0
+    end: str | None = None  # "yesterday": dates served move (replay/window.py)
 
     def by_username(self, username: str) -> ScenarioPeer | None:
         wanted = username.lower()
@@ -147,6 +151,9 @@ def load_scenario(root: Path) -> Scenario:
         raise ScenarioError(f"{root} is not a scenario folder")
     settings_path = root / "scenario.json"
     settings = _json(settings_path) if settings_path.is_file() else {}
+    end = settings.get("end")
+    if end not in (None, END_YESTERDAY):
+        raise ScenarioError(f"{settings_path}: 'end' must be {END_YESTERDAY!r}, not {end!r}")
     peers = tuple(
         _load_peer(folder)
         for folder in sorted(root.iterdir())
@@ -158,4 +165,5 @@ def load_scenario(root: Path) -> Scenario:
         peers=peers,
         faults=tuple(Fault.from_json(f) for f in settings.get("faults", [])),
         latency=float(settings.get("latency", 0.0)),
+        end=end,
     )

@@ -3,7 +3,8 @@
 It sees requests as they are on the wire (decoded from their bytes by the sender stand-in),
 routes by data centre like Telegram (stats only on the peer's stats DC, authorization
 imported before a non-home DC answers anything), injects the scenario's faults, and logs
-one JSON line per request answered.
+one JSON line per request answered. Its rules are documented for scenario writers in
+docs/scenario-format.md.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -20,11 +21,13 @@ from telethon.tl import functions, types
 from tgstats_dagster.telegram.replay import objects
 from tgstats_dagster.telegram.replay.scenario import (
     CONNECTION_DROPPED,
+    END_YESTERDAY,
     Fault,
     Scenario,
     ScenarioPeer,
     load_scenario,
 )
+from tgstats_dagster.telegram.replay.window import end_yesterday
 
 _WRAPPERS = (
     functions.InvokeWithLayerRequest,
@@ -92,8 +95,15 @@ class ReplayTelegram:
         }
 
     @classmethod
-    def load(cls, root: Path, log_path: Path | None = None) -> ReplayTelegram:
-        return cls(load_scenario(root), log_path)
+    def load(
+        cls, root: Path, log_path: Path | None = None, today: date | None = None
+    ) -> ReplayTelegram:
+        """The offline Telegram for a scenario folder; ``today`` (UTC, default: now) places
+        a window that ends yesterday (scenario.json ``"end": "yesterday"``)."""
+        scenario = load_scenario(root)
+        if scenario.end == END_YESTERDAY:
+            scenario = end_yesterday(scenario, today or datetime.now(timezone.utc).date())
+        return cls(scenario, log_path)
 
     @property
     def home_dc(self) -> int:

@@ -1,8 +1,8 @@
-"""A Dagster instance on the project's defaults, for the ``tgstats`` commands.
+"""The Dagster instance on the project's defaults, for the ``tgstats`` commands.
 
 ``DAGSTER_HOME`` is optional: without it the instance lives in ``TGSTATS_HOME/dagster``, with
-the packaged ``dagster.yaml`` (PostgreSQL storage in the warehouse's database, the queued
-run coordinator, the Telegram pool).
+the packaged ``instance.yaml`` (PostgreSQL storage in the warehouse's database, the queued
+run coordinator, the Telegram pool, run monitoring).
 """
 
 from __future__ import annotations
@@ -19,14 +19,24 @@ from tgstats_dagster.warehouse.server import with_driver
 
 INSTANCE_YAML = Path(__file__).with_name("instance.yaml")
 
+#: Dagster settings read from the environment that make a run over many partitions cheap
+#: (measured in bench/refresh.py; see docs/architecture.md): events written in batches,
+#: and one "planned" event per asset for a ranged run instead of one per partition.
+DAGSTER_PERFORMANCE_ENV = {
+    "DAGSTER_EVENT_BATCH_SIZE": "1000",
+    "DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS": "true",
+}
+
 
 def prepare_environment(settings: Settings) -> str:
     """Start (or join) the database, point the instance at it; return the warehouse URL.
 
-    Sets ``DAGSTER_HOME`` (when unset) and ``TGSTATS_DAGSTER_PG_URL`` (when unset) in this
-    process's environment, so that the processes it starts (webserver, daemon, run workers)
-    share them.
+    Sets ``DAGSTER_HOME`` and ``TGSTATS_DAGSTER_PG_URL`` (when unset) and the performance
+    settings in this process's environment, so that the processes it starts (webserver,
+    daemon, run workers) share them.
     """
+    for name, value in DAGSTER_PERFORMANCE_ENV.items():
+        os.environ.setdefault(name, value)
     url = warehouse_url(settings)
     if not os.environ.get("TGSTATS_DAGSTER_PG_URL"):
         os.environ["TGSTATS_DAGSTER_PG_URL"] = with_driver(url, "psycopg2")

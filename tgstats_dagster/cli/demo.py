@@ -1,4 +1,4 @@
-"""`tgstats demo`: the main job on embedded defaults over the bundled demo scenario."""
+"""``tgstats demo``: the main job on embedded defaults over the bundled demo scenario."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ from typing import TextIO
 
 from sqlalchemy import text
 
-from tgstats_dagster.backfill import print_summary, run_backfill
-from tgstats_dagster.instance import open_instance
+from tgstats_dagster.cli.instance import open_instance
+from tgstats_dagster.cli.load import load, print_summary
 from tgstats_dagster.settings import Settings
 from tgstats_dagster.telegram.synthetic import DEMO_SCENARIO_DIR
 from tgstats_dagster.warehouse.database import make_engine, warehouse_url
@@ -40,6 +40,7 @@ def run_demo(settings: Settings, out: TextIO = sys.stdout) -> int:
         stats_enabled=True,
         peers=peers,
         replay_dir=DEMO_SCENARIO_DIR,
+        start_date=min(settings.start_date, start),
     )
     # Run workers read the environment: make it say what the demo uses.
     os.environ.update(
@@ -47,6 +48,7 @@ def run_demo(settings: Settings, out: TextIO = sys.stdout) -> int:
         MTPROTO_STATS_ENABLED="true",
         MTPROTO_STATS_PEERS=",".join(peers),
         TGSTATS_TELEGRAM_REPLAY=str(DEMO_SCENARIO_DIR),
+        TGSTATS_START_DATE=settings.start_date.isoformat(),
     )
     print(
         f"tgstats demo: offline Telegram with the bundled demo scenario (synthetic data), "
@@ -56,11 +58,11 @@ def run_demo(settings: Settings, out: TextIO = sys.stdout) -> int:
     instance = open_instance(settings)
     url = warehouse_url(settings)
     print(f"Dagster instance: {os.environ['DAGSTER_HOME']}", file=out, flush=True)
-    reports = run_backfill(settings, instance, url, peers, start, end, out=out)
-    print_summary(reports, out=out)
+    result = load(settings, instance, peers, start, end, out=out)
+    print_summary(result, out=out)
     print_landed(url, out=out)
-    print("\nThe Dagster UI over the same data: `tgstats dev` (or `make dev`)", file=out)
-    return 0 if all(r.acceptable for r in reports) else 1
+    print("\nThe Dagster UI over the same data: `make dev` (or `.venv/bin/tgstats dev`)", file=out)
+    return 0 if all(r.acceptable for r in result.reports) else 1
 
 
 def print_landed(database_url: str, out: TextIO = sys.stdout) -> None:

@@ -1,0 +1,7 @@
+"""``python -m tgstats_dagster.cli``: the same as ``tgstats``."""
+
+import sys
+
+from tgstats_dagster.cli import main
+
+sys.exit(main())

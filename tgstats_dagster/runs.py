@@ -1,0 +1,161 @@
+"""Runs over many peers: what a run covers, and the follow-up runs after some peers failed.
+
+Dagster materializes a run's partitions all together or not at all (one output covers the
+whole range, and its events are written in batches, which is what makes one run for
+hundreds of peers cheap). So a step whose peers did not all load fails *before* it
+materializes anything, naming the failed peers in its failure metadata; every snapshot that
+did load is stored already. Then, once, the follow-up runs: one over each group of
+neighbouring peers that loaded (they reuse their stored snapshots: no Telegram request),
+and one per failed peer, on its own. The run failure sensor does this in a deployment;
+``tgstats refresh`` and ``tgstats backfill`` do the same themselves.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+import dagster as dg
+
+from tgstats_dagster.partitions import (
+    PEER,
+    RANGE_END_TAG,
+    RANGE_START_TAG,
+    STATS_PEER,
+    PeerDay,
+    contiguous_runs,
+    range_tags,
+    stats_range_tags,
+)
+
+PEERS_JOB = "telegram_peers_job"
+STATS_JOB = "telegram_stats_job"
+#: Step failure metadata: peer -> why it failed (each is retried in a run of its own).
+FAILED_PEERS = "failed_peers"
+#: Step failure metadata: the job whose runs follow up.
+FOLLOW_UP_JOB = "follow_up_job"
+#: Step failure metadata: the run's peers, in partition order (an unknown entry among them
+#: is no longer a partition by then, so the run's range alone cannot tell them).
+RUN_PEERS = "run_peers"
+#: Tag of a follow-up run: the run it follows up (a follow-up is never followed up again).
+FOLLOW_UP_OF_TAG = "tgstats/follow_up_of"
+#: Run tag: the Telegram requests the run made, ``{"<Request>@dc<N>": count}`` as JSON.
+TELEGRAM_REQUESTS_TAG = "tgstats/telegram_requests"
+PARTITION_TAG = "dagster/partition"
+
+
+def peers_failed(
+    job: str, peers: Sequence[str], failed: Mapping[str, str], loaded: int
+) -> dg.Failure:
+    """The failure of a step some of whose peers failed; its metadata drives the follow-ups."""
+    listed = "; ".join(f"{peer}: {why}" for peer, why in sorted(failed.items()))
+    return dg.Failure(
+        description=(
+            f"{len(failed)} peer(s) failed: {listed}. Nothing was materialized by this run "
+            f"(Dagster materializes a run's partitions together); the {loaded} peer(s) that "
+            "loaded are stored and are materialized by a follow-up run without new Telegram "
+            "requests, and each failed peer is retried once in a run of its own."
+        ),
+        metadata={
+            FAILED_PEERS: dg.MetadataValue.json(dict(failed)),
+            RUN_PEERS: dg.MetadataValue.json(list(peers)),
+            FOLLOW_UP_JOB: job,
+        },
+        allow_retries=False,
+    )
+
+
+@dataclass(frozen=True)
+class RunScope:
+    """The peers (in partition order) and, for a stats run, the days a run covers."""
+
+    job: str
+    peers: tuple[str, ...]
+    first: date | None = None
+    last: date | None = None
+
+    def tags_for(self, group: Sequence[str]) -> dict[str, str]:
+        if self.first is None or self.last is None:
+            return range_tags(group[0], group[-1])
+        return stats_range_tags(group[0], group[-1], self.first, self.last)
+
+
+def run_scope(
+    job: str,
+    tags: Mapping[str, str],
+    instance: dg.DagsterInstance,
+    peers: Sequence[str] | None = None,
+) -> RunScope | None:
+    """What a run of ``job`` with these tags covers (None when its tags say no partitions);
+    ``peers``, when known, are its peers."""
+    order = instance.get_dynamic_partitions(STATS_PEER if job == STATS_JOB else PEER)
+    start, end = tags.get(RANGE_START_TAG), tags.get(RANGE_END_TAG)
+    if start is None or end is None:
+        start = end = tags.get(PARTITION_TAG)
+    if start is None or end is None:
+        return None
+    if job != STATS_JOB:
+        return RunScope(job, tuple(peers) if peers else _between(order, start, end))
+    first, last = PeerDay.of(start), PeerDay.of(end)
+    within = tuple(peers) if peers else _between(order, first.peer, last.peer)
+    return RunScope(job, within, first.day, last.day)
+
+
+def _between(order: Sequence[str], first: str, last: str) -> tuple[str, ...]:
+    if first not in order or last not in order:
+        return (first,) if first == last else ()
+    return tuple(order[order.index(first) : order.index(last) + 1])
+
+
+def follow_up_tags(
+    scope: RunScope, failed: Mapping[str, str], instance: dg.DagsterInstance, run_id: str
+) -> list[dict[str, str]]:
+    """Tags of the follow-up runs: each group of neighbours that loaded, then each failed peer.
+
+    Peers no longer partitions (an unknown entry was removed) are left out.
+    """
+    order = instance.get_dynamic_partitions(STATS_PEER if scope.job == STATS_JOB else PEER)
+    loaded = [peer for peer in scope.peers if peer not in failed and peer in order]
+    retried = [peer for peer in scope.peers if peer in failed and peer in order]
+    groups = [*contiguous_runs(order, loaded), *([peer] for peer in retried)]
+    return [{**scope.tags_for(group), FOLLOW_UP_OF_TAG: run_id} for group in groups]
+
+
+@dataclass(frozen=True)
+class PeersFailure:
+    """What a step that failed for some of its peers says: the job to follow up with, the
+    run's peers, and why each failed peer failed."""
+
+    job: str
+    peers: tuple[str, ...]
+    failed: dict[str, str]
+
+
+def failed_peers_of(events: Sequence[dg.DagsterEvent]) -> PeersFailure | None:
+    """What a run's step failure says of its peers (None: it did not fail for some peers)."""
+    for event in events:
+        if not event.is_step_failure:
+            continue
+        data = event.step_failure_data
+        user = data.user_failure_data if data else None
+        if user is None or FAILED_PEERS not in user.metadata:
+            continue
+        return PeersFailure(
+            job=str(user.metadata[FOLLOW_UP_JOB].value),
+            peers=tuple(user.metadata[RUN_PEERS].value),
+            failed=dict(user.metadata[FAILED_PEERS].value),
+        )
+    return None
+
+
+def telegram_requests(tags: Mapping[str, str]) -> dict[str, int]:
+    """The Telegram requests a run recorded in its tags."""
+    return json.loads(tags.get(TELEGRAM_REQUESTS_TAG, "{}"))
+
+
+def refresh_window(start_date: date, period_days: int, last_day: date) -> tuple[date, date] | None:
+    """The last ``period_days`` complete days up to ``last_day``, not before ``start_date``."""
+    first = max(start_date, last_day - timedelta(days=period_days - 1))
+    return (first, last_day) if first <= last_day else None
