@@ -16,6 +16,8 @@ setup(
     # Namespace discovery: the data folders (the demo scenario, migrations) are part of the
     # package too, so setuptools has nothing to warn about.
     packages=find_namespace_packages(include=["tgstats_dagster", "tgstats_dagster.*"]),
+    # A flat layout stated as such: an editable install is then a plain .pth of this folder.
+    package_dir={"": "."},
     include_package_data=True,
     package_data={
         "tgstats_dagster": [
@@ -44,7 +46,12 @@ setup(
             "ruff>=0.6,<1",
             "pyyaml>=6,<7",
             "playwright>=1.51,<2",
+            "dagster-dg-cli>=1.13.27,<1.14",
         ],
     },
-    entry_points={"console_scripts": ["tgstats=tgstats_dagster.cli:main"]},
+    entry_points={
+        "console_scripts": ["tgstats=tgstats_dagster.cli:main"],
+        # `dg list components` finds TgstatsComponent through this module.
+        "dagster_dg_cli.registry_modules": ["tgstats_dagster = tgstats_dagster.component"],
+    },
 )

@@ -13,6 +13,7 @@ import sys
 
 from tgstats_dagster.telegram.synthetic import (
     DEMO_DAYS,
+    DEMO_END,
     DEMO_END_DAY,
     DEMO_SCENARIO_DIR,
     write_scenario,
@@ -22,7 +23,7 @@ from tgstats_dagster.telegram.synthetic import (
 def main() -> int:
     if DEMO_SCENARIO_DIR.exists():
         shutil.rmtree(DEMO_SCENARIO_DIR)
-    write_scenario(DEMO_SCENARIO_DIR, end_day=DEMO_END_DAY, days=DEMO_DAYS)
+    write_scenario(DEMO_SCENARIO_DIR, end_day=DEMO_END_DAY, days=DEMO_DAYS, end=DEMO_END)
     files = [path for path in DEMO_SCENARIO_DIR.rglob("*") if path.is_file()]
     size = sum(path.stat().st_size for path in files)
     print(f"wrote {DEMO_SCENARIO_DIR}: {len(files)} files, {size} bytes")

@@ -99,11 +99,17 @@ def build_peer_sensor(settings: Settings) -> dg.SensorDefinition:
     return telegram_peer_sensor
 
 
-def build_daily_refresh(settings: Settings) -> dg.ScheduleDefinition:
+#: When the daily refresh runs (UTC), unless the definitions are given another cron.
+DAILY_REFRESH_CRON = "30 3 * * *"
+
+
+def build_daily_refresh(
+    settings: Settings, cron: str = DAILY_REFRESH_CRON
+) -> dg.ScheduleDefinition:
     @dg.schedule(
         name="daily_stats_refresh",
         job_name=STATS_JOB,
-        cron_schedule="30 3 * * *",
+        cron_schedule=cron,
         execution_timezone="UTC",
         default_status=dg.DefaultScheduleStatus.RUNNING,
         description=(

@@ -41,9 +41,12 @@ def warehouse_resource(settings: Settings, *, in_definitions: bool = True) -> Wa
     return WarehouseResource(home=str(settings.home.resolve()))
 
 
-def build_definitions(settings: Settings) -> dg.Definitions:
+def build_definitions(settings: Settings, refresh_cron: str | None = None) -> dg.Definitions:
+    """Everything of the project, from ``settings``; ``refresh_cron`` moves the daily refresh
+    (default: 03:30 UTC)."""
     from tgstats_dagster.assets import build_assets
     from tgstats_dagster.automation import (
+        DAILY_REFRESH_CRON,
         build_daily_refresh,
         build_follow_up_sensor,
         build_peer_sensor,
@@ -59,7 +62,7 @@ def build_definitions(settings: Settings) -> dg.Definitions:
     return dg.Definitions(
         assets=build_assets(stats_partitions(settings.start_date)),
         jobs=jobs,
-        schedules=[build_daily_refresh(settings)],
+        schedules=[build_daily_refresh(settings, refresh_cron or DAILY_REFRESH_CRON)],
         sensors=[build_peer_sensor(settings), build_follow_up_sensor(jobs)],
         resources={
             "telegram": TelegramResource.from_settings(settings),

@@ -15,21 +15,22 @@ from sqlalchemy import text
 from tgstats_dagster.cli.instance import open_instance
 from tgstats_dagster.cli.load import load, print_summary
 from tgstats_dagster.settings import Settings
+from tgstats_dagster.telegram.replay.scenario import END_YESTERDAY, load_scenario
+from tgstats_dagster.telegram.replay.window import end_yesterday
 from tgstats_dagster.telegram.synthetic import DEMO_SCENARIO_DIR
 from tgstats_dagster.warehouse.database import make_engine, warehouse_url
 
 
-def demo_peers_and_days(scenario: Path = DEMO_SCENARIO_DIR) -> tuple[tuple[str, ...], date, date]:
-    """The scenario's peers, and the days its stats windows cover."""
-    peers, starts, ends = [], [], []
-    for peer_dir in sorted(p for p in scenario.iterdir() if (p / "peer.json").is_file()):
-        peers.append(peer_dir.name)
-        stats = peer_dir / "stats.json"
-        if stats.is_file():
-            period = json.loads(stats.read_text())["period"]
-            starts.append(datetime.fromtimestamp(period["min_date"], timezone.utc).date())
-            ends.append(datetime.fromtimestamp(period["max_date"], timezone.utc).date())
-    return tuple(peers), min(starts), max(ends)
+def demo_peers_and_days(folder: Path = DEMO_SCENARIO_DIR) -> tuple[tuple[str, ...], date, date]:
+    """The scenario's peers, and the days its stats windows cover as the offline Telegram
+    serves them today (the demo's window ends yesterday)."""
+    scenario = load_scenario(folder)
+    if scenario.end == END_YESTERDAY:
+        scenario = end_yesterday(scenario, datetime.now(timezone.utc).date())
+    periods = [peer.stats["period"] for peer in scenario.peers if "period" in peer.stats]
+    first = min(datetime.fromtimestamp(p["min_date"], timezone.utc).date() for p in periods)
+    last = max(datetime.fromtimestamp(p["max_date"], timezone.utc).date() for p in periods)
+    return tuple(peer.key for peer in scenario.peers), first, last
 
 
 def run_demo(settings: Settings, out: TextIO = sys.stdout) -> int:
@@ -57,6 +58,7 @@ def run_demo(settings: Settings, out: TextIO = sys.stdout) -> int:
     )
     instance = open_instance(settings)
     url = warehouse_url(settings)
+    remember_demo(settings, peers)
     print(f"Dagster instance: {os.environ['DAGSTER_HOME']}", file=out, flush=True)
     result = load(settings, instance, peers, start, end, out=out)
     print_summary(result, out=out)
@@ -89,3 +91,36 @@ def print_landed(database_url: str, out: TextIO = sys.stdout) -> None:
             ).all()
             for metric, value in latest:
                 print(f"    {last} {metric} = {value}", file=out)
+
+
+def demo_marker(settings: Settings) -> Path:
+    return settings.home / "demo.json"
+
+
+def remember_demo(settings: Settings, peers: tuple[str, ...]) -> None:
+    """Note in TGSTATS_HOME that the demo ran there, for `tgstats dev` to open it after."""
+    marker = {"peers": list(peers), "start_date": settings.start_date.isoformat()}
+    demo_marker(settings).write_text(json.dumps(marker) + "\n", encoding="utf-8")
+
+
+def demo_environment(settings: Settings) -> dict[str, str] | None:
+    """What `tgstats dev` sets to open the demo's data with the loader on: when the demo ran
+    in this TGSTATS_HOME and no Telegram (live or offline) and no database are configured."""
+    configured = (
+        settings.mtproto_enabled
+        or settings.stats_enabled
+        or settings.uses_replay
+        or settings.session
+        or settings.database_url
+    )
+    marker = demo_marker(settings)
+    if configured or not marker.is_file():
+        return None
+    demo = json.loads(marker.read_text(encoding="utf-8"))
+    return {
+        "MTPROTO_ENABLED": "true",
+        "MTPROTO_STATS_ENABLED": "true",
+        "MTPROTO_STATS_PEERS": ",".join(demo["peers"]),
+        "TGSTATS_TELEGRAM_REPLAY": str(DEMO_SCENARIO_DIR),
+        "TGSTATS_START_DATE": demo["start_date"],
+    }

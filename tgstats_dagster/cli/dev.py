@@ -6,6 +6,7 @@ stops ``dagster dev`` (webserver, daemon, code server) and then the embedded ser
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -13,9 +14,10 @@ import sys
 from collections.abc import Sequence
 
 from tgstats_dagster.cli.checks import check_database, check_telegram
+from tgstats_dagster.cli.demo import demo_environment
 from tgstats_dagster.cli.instance import prepare_environment
 from tgstats_dagster.definitions import check_ready
-from tgstats_dagster.settings import Settings
+from tgstats_dagster.settings import Settings, load_settings
 from tgstats_dagster.warehouse.server import stop_embedded_server
 
 #: Options `tgstats dev` sets itself: the user may not pass them.
@@ -24,6 +26,18 @@ STOP_SECONDS = 8.0
 
 
 def run_dev(settings: Settings, dagster_args: Sequence[str]) -> int:
+    demo = demo_environment(settings)
+    if demo is not None:
+        os.environ.update(demo)
+        settings = load_settings()
+        print(
+            "tgstats dev: the demo's data, with the loader on over the offline Telegram (the "
+            "bundled demo scenario). Configure a live Telegram (TG_API_ID, TG_API_HASH, "
+            "TG_SESSION, MTPROTO_STATS_PEERS, the two MTPROTO flags) to leave demo mode.",
+            flush=True,
+        )
+    else:
+        print(f"tgstats dev: {_mode(settings)}", flush=True)
     check_ready(settings)
     check_telegram(settings)
     check_database(settings)
@@ -47,15 +61,25 @@ def run_dev(settings: Settings, dagster_args: Sequence[str]) -> int:
             stop_embedded_server(settings.home)
 
 
+def _mode(settings: Settings) -> str:
+    if settings.disabled_reason:
+        return settings.disabled_reason
+    if settings.uses_replay:
+        return f"the loader is on over the offline Telegram ({settings.replay_dir})"
+    return "the loader is on over the live Telegram"
+
+
 def _stop(child: subprocess.Popen) -> None:
-    """Ctrl-C to `dagster dev` and its children, then SIGKILL to what is left."""
-    for sig, wait in ((signal.SIGINT, STOP_SECONDS), (signal.SIGKILL, 5.0)):
-        try:
-            os.killpg(child.pid, sig)
-        except ProcessLookupError:
-            return
-        try:
-            child.wait(wait)
-            return
-        except subprocess.TimeoutExpired:
-            continue
+    """Ctrl-C to `dagster dev` and its children; then SIGKILL to whatever of the group is
+    left (a code server or run worker that outlived its parent)."""
+    _signal_group(child, signal.SIGINT)
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        child.wait(STOP_SECONDS)
+    _signal_group(child, signal.SIGKILL)
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        child.wait(5.0)
+
+
+def _signal_group(child: subprocess.Popen, sig: signal.Signals) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(child.pid, sig)

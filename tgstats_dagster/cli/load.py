@@ -95,7 +95,7 @@ def load(
         job = defs.resolve_job_def(PEERS_JOB)
         for group in contiguous_runs(order, unresolved):
             runs += _with_failures(
-                run_with_follow_ups(job, instance, range_tags(group[0], group[-1])), failures
+                run_with_follow_ups(job, instance, range_tags(group[0], group[-1]), out), failures
             )
     sync_stats_peers(instance, peer_rights(instance, warehouse))
     stored = warehouse.peers.known(list(peers))
@@ -118,7 +118,7 @@ def load(
         order = instance.get_dynamic_partitions(STATS_PEER)
         for group in contiguous_runs(order, loadable):
             tags = stats_range_tags(group[0], group[-1], first, last)
-            runs += _with_failures(run_with_follow_ups(job, instance, tags), failures)
+            runs += _with_failures(run_with_follow_ups(job, instance, tags, out), failures)
     for peer in loadable:
         if peer in failures:
             reports[peer] = PeerReport(peer, "failed", failures[peer])
@@ -196,4 +196,9 @@ def print_summary(result: LoadResult, out: TextIO = sys.stdout) -> None:
         print(f"{r.peer:<{width}}  {r.status:<10}  {r.rows:>7}  {r.detail}", file=out)
     requests = result.requests
     listed = ", ".join(f"{name} {count}" for name, count in sorted(requests.items()))
-    print(f"\nTelegram requests: {requests.total()} ({listed or 'none'})", file=out, flush=True)
+    print(
+        f"\nTelegram requests: {requests.total()} ({listed or 'none'}; besides Telethon's own "
+        "connection set-up)",
+        file=out,
+        flush=True,
+    )

@@ -8,17 +8,20 @@ mark it failed and free its pool slot, instead of waiting behind it forever.
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import socket
 import threading
+import uuid
 from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any, TextIO, TypeVar
 
 import dagster as dg
 
+from tgstats_dagster.partitions import RANGE_END_TAG, RANGE_START_TAG
 from tgstats_dagster.runs import (
     failed_peers_of,
     follow_up_tags,
@@ -55,30 +58,43 @@ def owner_tags() -> dict[str, str]:
 
 
 def run_with_follow_ups(
-    job: dg.JobDefinition, instance: dg.DagsterInstance, tags: Mapping[str, str]
+    job: dg.JobDefinition,
+    instance: dg.DagsterInstance,
+    tags: Mapping[str, str],
+    out: TextIO | None = None,
 ) -> list[RunOutcome]:
     """Run ``job`` over ``tags``; if it fails for some of its peers, run its follow-ups."""
     scope = run_scope(job.name, tags, instance)
-    first = execute(job, instance, tags)
+    first = execute(job, instance, tags, out)
     outcomes = [first]
     if not first.success and first.failed and scope is not None:
         for follow_up in follow_up_tags(scope, first.failed, instance, first.run_id):
-            outcomes.append(execute(job, instance, follow_up))
+            if out is not None:
+                print(f"  follow-up run: {_listed(follow_up)}", file=out, flush=True)
+            outcomes.append(execute(job, instance, follow_up, out))
     return outcomes
 
 
 def execute(
-    job: dg.JobDefinition, instance: dg.DagsterInstance, tags: Mapping[str, str]
+    job: dg.JobDefinition,
+    instance: dg.DagsterInstance,
+    tags: Mapping[str, str],
+    out: TextIO | None = None,
 ) -> RunOutcome:
     scope = run_scope(job.name, tags, instance)
+    run_id = str(uuid.uuid4())
+    progress = _Progress(instance, run_id, out)
     result = _in_a_thread(
         lambda: job.execute_in_process(
             instance=instance,
+            run_id=run_id,
             tags={**tags, **owner_tags()},
             run_config=QUIET_LOGS,
             raise_on_error=False,
-        )
+        ),
+        progress.show,
     )
+    progress.show()
     run = instance.get_run_by_id(result.run_id)
     failure = failed_peers_of(result.all_events)
     return RunOutcome(
@@ -91,7 +107,37 @@ def execute(
     )
 
 
-def _in_a_thread(work: Callable[[], T]) -> T:
+def _listed(tags: Mapping[str, str]) -> str:
+    scope = [tags.get(RANGE_START_TAG), tags.get(RANGE_END_TAG)]
+    return " .. ".join(dict.fromkeys(str(key) for key in scope if key))
+
+
+class _Progress:
+    """Prints the run's own log lines (peers fetched, requests, rows written) as they come."""
+
+    def __init__(self, instance: dg.DagsterInstance, run_id: str, out: TextIO | None) -> None:
+        self.instance = instance
+        self.run_id = run_id
+        self.out = out
+        self.cursor: str | None = None
+
+    def show(self) -> None:
+        if self.out is None:
+            return
+        try:
+            page = self.instance.event_log_storage.get_records_for_run(
+                self.run_id, cursor=self.cursor
+            )
+        except Exception:  # the run may not exist yet; progress is best effort
+            return
+        self.cursor = page.cursor
+        for record in page.records:
+            entry = record.event_log_entry
+            if entry.dagster_event is None and entry.level >= logging.INFO:
+                print(f"  {entry.user_message}", file=self.out, flush=True)
+
+
+def _in_a_thread(work: Callable[[], T], tick: Callable[[], None] = lambda: None) -> T:
     """Run ``work`` in a worker thread while the main thread waits.
 
     Signals reach the main thread only: there Ctrl-C and SIGTERM stop the command at once
@@ -109,7 +155,8 @@ def _in_a_thread(work: Callable[[], T]) -> T:
     thread = threading.Thread(target=target, name="tgstats-run", daemon=True)
     thread.start()
     while thread.is_alive():
-        thread.join(0.5)
+        thread.join(1.0)
+        tick()
     if "error" in box:
         raise box["error"]
     return box["value"]

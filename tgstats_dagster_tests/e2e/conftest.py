@@ -19,7 +19,7 @@ import shutil
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -49,9 +49,11 @@ DEMO_SCENARIO = Path(tgstats_dagster.__file__).parent / "telegram" / "demo_scena
 
 CHANNEL, GROUP, NO_RIGHTS = "tgstats_demo_channel", "tgstats_demo_group", "tgstats_demo_norights"
 PEERS = (CHANNEL, GROUP, NO_RIGHTS)
-START_DATE = date(2026, 10, 1)
+# The demo scenario's window ends yesterday, whenever the tests run.
+YESTERDAY = datetime.now(timezone.utc).date() - timedelta(days=1)
+START_DATE = YESTERDAY - timedelta(days=45)
 BACKFILL_PEERS = (CHANNEL, GROUP)
-BACKFILL_DAYS = tuple(date(2026, 11, 1) + timedelta(days=n) for n in range(10))
+BACKFILL_DAYS = tuple(YESTERDAY - timedelta(days=n) for n in range(12, 2, -1))
 STATS_ASSETS = ["stats_raw", "channel_daily"]
 PEER_SENSOR = "telegram_peer_sensor"
 STATS_REQUESTS = {"GetBroadcastStatsRequest", "GetMegagroupStatsRequest"}

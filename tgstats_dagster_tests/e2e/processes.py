@@ -195,9 +195,9 @@ def stop_embedded_postgres(home: Path) -> None:
         time.sleep(0.2)
 
 
-def start_tgstats_dev(processes: ProcessSet, port: int) -> None:
+def start_tgstats_dev(processes: ProcessSet, port: int) -> Process:
     """``tgstats dev -p PORT -h 127.0.0.1``: the webserver and the daemon, as a user runs it."""
-    processes.start(
+    return processes.start(
         "tgstats-dev", [str(VENV_BIN / "tgstats"), "dev", "-p", str(port), "-h", "127.0.0.1"]
     )
 

@@ -129,7 +129,7 @@ def test_backfill_of_all_stats_peers_by_ten_days(deployment: Deployment) -> None
 
 def test_materialize_one_partition(deployment: Deployment) -> None:
     """The UI's Materialize on one (day, peer): a run of the asset job with partition tags."""
-    day = "2026-11-12"
+    day = BACKFILL_DAYS[3].isoformat()
     run_id = graphql.launch_partition_run(
         deployment.client, deployment.location, STATS_ASSETS, {"date": day, "peer": GROUP}
     )
@@ -172,7 +172,8 @@ def test_schedule_tick_requests_one_refresh_run_of_every_peer_with_stats_rights(
     assert (found["cronSchedule"], found["executionTimezone"]) == ("30 3 * * *", "UTC")
     assert found["pipelineName"] == "telegram_stats_job"
 
-    tick_time = datetime(2026, 11, 16, 3, 30, tzinfo=timezone.utc)
+    today = datetime.now(timezone.utc).date()
+    tick_time = datetime(today.year, today.month, today.day, 3, 30, tzinfo=timezone.utc)
     tick = graphql.schedule_dry_run(
         deployment.client, deployment.location, SCHEDULE, tick_time.timestamp()
     )

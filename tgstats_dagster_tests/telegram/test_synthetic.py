@@ -11,6 +11,7 @@ import pytest
 from tgstats_dagster.telegram.graphs import XStep, daily_points, parse_graph
 from tgstats_dagster.telegram.synthetic import (
     DEMO_DAYS,
+    DEMO_END,
     DEMO_END_DAY,
     DEMO_PEERS,
     DEMO_SCENARIO_DIR,
@@ -59,7 +60,7 @@ def test_another_seed_gives_other_figures(tmp_path: Path) -> None:
 
 
 def test_the_bundled_demo_equals_a_fresh_generation(tmp_path: Path, demo: Path) -> None:
-    write_scenario(tmp_path / "fresh", end_day=DEMO_END_DAY, days=DEMO_DAYS)
+    write_scenario(tmp_path / "fresh", end_day=DEMO_END_DAY, days=DEMO_DAYS, end=DEMO_END)
     assert tree(demo) == tree(tmp_path / "fresh"), (
         "the bundled demo scenario differs from a fresh generation: "
         "run `python scripts/make_demo_scenario.py` and keep its output"

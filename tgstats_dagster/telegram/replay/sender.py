@@ -109,7 +109,9 @@ class ReplaySender:
         except asyncio.CancelledError:
             telegram.in_flight -= 1
             if not future.done():
-                future.set_exception(ConnectionError("the connection was closed"))
+                # As Telethon's sender does when the user disconnects: pending requests are
+                # cancelled (nobody is left to read an error).
+                future.cancel()
             raise
         try:
             on_the_wire = BinaryReader(data).tgread_object()

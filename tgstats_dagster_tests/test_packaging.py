@@ -1,0 +1,32 @@
+"""The package builds without a warning from its own packaging, and carries its data files."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_the_wheel_builds_cleanly_with_its_data_files(tmp_path: Path) -> None:
+    built = subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-w", str(tmp_path), str(ROOT)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert built.returncode == 0, built.stderr[-3000:]
+    output = built.stdout + built.stderr
+    assert "BuildBackendWarning" not in output and "SetuptoolsWarning" not in output, output
+    (wheel,) = tmp_path.glob("tgstats_dagster-*.whl")
+    names = set(zipfile.ZipFile(wheel).namelist())
+    for wanted in (
+        "tgstats_dagster/cli/instance.yaml",
+        "tgstats_dagster/telegram/demo_scenario/scenario.json",
+        "tgstats_dagster/telegram/demo_scenario/tgstats_demo_channel/graphs/growth_graph.json",
+        "tgstats_dagster/warehouse/migrations/versions/0002_channel_peers_complete_snapshots.py",
+    ):
+        assert wanted in names, wanted
+    assert not [name for name in names if name.startswith(("tgstats_dagster_tests/", "bench/"))]
