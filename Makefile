@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo dev test test-storage lint
+.PHONY: demo dev test test-storage lint screenshots
 
 $(BIN)/.installed: setup.py
 	$(PYTHON) -m venv $(VENV)
@@ -27,3 +27,7 @@ test: lint
 # The storage tests again, against the server named by TGSTATS_TEST_DATABASE_URL.
 test-storage: $(BIN)/.installed
 	$(BIN)/pytest -m storage
+
+# The README's pictures of the UI, taken by the browser test.
+screenshots: $(BIN)/.installed
+	TGSTATS_README_IMAGES=docs/images $(BIN)/pytest tgstats_dagster_tests/e2e/test_browser.py

@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
+from scripts.synthetic import SyntheticPeer, write_scenario
 from tgstats_dagster.telegram.replay.objects import INLINE_GRAPHS
-from tgstats_dagster.telegram.synthetic import SyntheticPeer, write_scenario
 
 HOME_DC = 2
 OTHER_STATS_DC = 4
@@ -56,6 +56,15 @@ class BenchScenario:
             self.other_stats_dcs
         )
         return self.min_requests * latency / concurrency + setup * latency
+
+    @property
+    def peer_min_requests(self) -> int:
+        """Loading the entities of new peers: resolveUsername + getFullChannel per peer."""
+        return 2 * len(self.keys)
+
+    def peer_bound_seconds(self, latency: float, concurrency: int) -> float:
+        """The entities of new peers at ``concurrency``, plus their run's connection set-up."""
+        return self.peer_min_requests * latency / concurrency + len(CONNECTION_REQUESTS) * latency
 
 
 def bench_peers(count: int) -> tuple[SyntheticPeer, ...]:

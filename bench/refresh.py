@@ -27,7 +27,9 @@ Figures, per (path, N):
 - ``refresh_s`` and ``ratio`` = refresh_s / bound_s (machines are noisy: compare ratios).
 - ``runs``: Dagster runs of the timed part; ``requests``: replay-log lines written during it
   (TGSTATS_REPLAY_LOG: one line per request the offline Telegram answered).
-- ``peak_rss_mb``: peak summed VmRSS of the measured process tree (/proc, every 0.2 s).
+- ``peak_rss_mb``: peak summed VmRSS of the measured process tree (/proc, every 0.2 s);
+  ``process_peak_rss_mb`` (daemon path): the peak VmRSS of its largest process (the run
+  worker, the webserver, the daemon or the code server).
 - ``failed_runs``: runs that did not succeed; ``complete_peers``: peers with channel_daily
   rows for the window's last day (should be N, else a warning on stderr).
 
@@ -45,7 +47,9 @@ Paths:
   row's time after the launch call). ``setup_s`` is the untimed set-up. ``peak_rss_mb`` is
   the tree of ``tgstats dev`` (webserver, daemon, code server, run workers).
 - ``backfill``: ``tgstats backfill --start FIRST --end LAST`` timed as a whole: it adds the
-  peers, loads the peer entities, then the stats; nothing is subtracted. ``runs`` are all
+  peers, loads the peer entities, then the stats; nothing is subtracted. Its bound and
+  ``min_requests`` include the entities of the new peers (resolveUsername + getFullChannel
+  per peer, and that run's connection set-up). ``runs`` are all
   runs of its instance; ``stats_requests`` are stats + LoadAsyncGraph requests and
   ``peer_requests`` the rest (connection set-up, peer entities).
 
@@ -203,16 +207,19 @@ def _rss_kb(pid: int) -> int:
     return 0  # gone, or a zombie
 
 
-def tree_rss_kb(root: int) -> int:
-    total, todo, seen = 0, [root], set()
+def tree_rss_kb(root: int) -> tuple[int, int]:
+    """(summed RSS of the tree, the largest RSS of one process in it)."""
+    total, largest, todo, seen = 0, 0, [root], set()
     while todo:
         pid = todo.pop()
         if pid in seen:
             continue
         seen.add(pid)
-        total += _rss_kb(pid)
+        rss = _rss_kb(pid)
+        total += rss
+        largest = max(largest, rss)
         todo += _children(pid)
-    return total
+    return total, largest
 
 
 class PeakRss:
@@ -221,12 +228,15 @@ class PeakRss:
     def __init__(self, root: int) -> None:
         self.root = root
         self.peak_kb = 0
+        self.largest_kb = 0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, daemon=True)
 
     def _loop(self) -> None:
         while not self._stop.is_set():
-            self.peak_kb = max(self.peak_kb, tree_rss_kb(self.root))
+            total, largest = tree_rss_kb(self.root)
+            self.peak_kb = max(self.peak_kb, total)
+            self.largest_kb = max(self.largest_kb, largest)
             self._stop.wait(RSS_INTERVAL)
 
     def __enter__(self) -> PeakRss:
@@ -240,6 +250,10 @@ class PeakRss:
     @property
     def peak_mb(self) -> float:
         return self.peak_kb / 1024
+
+    @property
+    def largest_mb(self) -> float:
+        return self.largest_kb / 1024
 
 
 # ----- the database, the instance and the replay log -------------------------------------
@@ -491,6 +505,7 @@ def _timed_refresh(
         "stats_requests": sum(e["request"] in STATS_REQUESTS | GRAPH_REQUESTS for e in entries),
         "last_row_s": (newest - started_wall).total_seconds() if newest else "none",
         "peak_rss_mb": rss.peak_mb,
+        "process_peak_rss_mb": rss.largest_mb,
         "complete_peers": setup.complete_peers(),
     }
 
@@ -551,10 +566,15 @@ def run_backfill(setup: Setup) -> dict[str, Any]:
     with dagster_instance(setup.home / "dagster", setup.database_url) as instance:
         runs = instance.get_runs()
         failed = [r for r in runs if r.status != dg.DagsterRunStatus.SUCCESS]
-    bound = setup.scenario.bound_seconds(setup.latency, setup.concurrency)
+    # A backfill of new peers loads their entities first: that is part of its bound.
+    bound = setup.scenario.bound_seconds(
+        setup.latency, setup.concurrency
+    ) + setup.scenario.peer_bound_seconds(setup.latency, setup.concurrency)
     return {
         "refresh_s": refresh_s,
         **setup.base_figures(),
+        "bound_s": bound,
+        "min_requests": setup.scenario.min_requests + setup.scenario.peer_min_requests,
         "ratio": refresh_s / bound,
         "runs": len(runs),
         "failed_runs": len(failed),

@@ -11,13 +11,13 @@ from __future__ import annotations
 import shutil
 import sys
 
-from tgstats_dagster.telegram.synthetic import (
+from scripts.synthetic import (
     DEMO_DAYS,
     DEMO_END,
     DEMO_END_DAY,
-    DEMO_SCENARIO_DIR,
     write_scenario,
 )
+from tgstats_dagster.telegram.replay import DEMO_SCENARIO_DIR
 
 
 def main() -> int:

@@ -29,7 +29,7 @@ import dagster as dg
 from pydantic import Field, field_validator
 
 from tgstats_dagster.settings import ConfigError, Settings, normalize_peer
-from tgstats_dagster.telegram.synthetic import DEMO_SCENARIO_DIR
+from tgstats_dagster.telegram.replay import DEMO_SCENARIO_DIR
 
 #: The variables the definitions read secrets from at run time, as Dagster EnvVars (the UI
 #: shows the variable, never the value): an attribute that holds a secret must come from

@@ -20,6 +20,15 @@ from tgstats_dagster.warehouse.resource import WarehouseResource
 __all__ = ["TelegramResource", "WarehouseResource"]
 
 
+def loader_mode(settings: Settings) -> str:
+    """One line saying what the loader does with these settings (the UI and `tgstats dev`)."""
+    if settings.disabled_reason:
+        return f"off: {settings.disabled_reason}"
+    if settings.replay_dir is not None:
+        return f"on, over the offline Telegram of the scenario folder {settings.replay_dir}"
+    return "on, over the live Telegram"
+
+
 class TelegramResource(dg.ConfigurableResource):
     """MTProto statistics through Telethon: live, or the offline Telegram of a scenario folder.
 
@@ -29,6 +38,11 @@ class TelegramResource(dg.ConfigurableResource):
     from, never their values.
     """
 
+    mode: str = Field(
+        default="off",
+        description="What the loader talks to, as configured: off (and why), the offline "
+        "Telegram of a scenario folder (the demo's, after `tgstats demo`), or the live Telegram",
+    )
     mtproto_enabled: bool = Field(default=False, description="MTPROTO_ENABLED: master switch")
     stats_enabled: bool = Field(default=False, description="MTPROTO_STATS_ENABLED: the loader")
     api_id: str | None = Field(default=None, description="TG_API_ID")
@@ -65,6 +79,7 @@ class TelegramResource(dg.ConfigurableResource):
         }
         secrets = {field: dg.EnvVar(name) for field, (name, value) in env_or_none.items() if value}
         return cls(
+            mode=loader_mode(settings),
             mtproto_enabled=settings.mtproto_enabled,
             stats_enabled=settings.stats_enabled,
             replay_dir=str(settings.replay_dir) if settings.replay_dir else None,

@@ -15,9 +15,9 @@ from sqlalchemy import text
 from tgstats_dagster.cli.instance import open_instance
 from tgstats_dagster.cli.load import load, print_summary
 from tgstats_dagster.settings import Settings
+from tgstats_dagster.telegram.replay import DEMO_SCENARIO_DIR
 from tgstats_dagster.telegram.replay.scenario import END_YESTERDAY, load_scenario
 from tgstats_dagster.telegram.replay.window import end_yesterday
-from tgstats_dagster.telegram.synthetic import DEMO_SCENARIO_DIR
 from tgstats_dagster.warehouse.database import make_engine, warehouse_url
 
 

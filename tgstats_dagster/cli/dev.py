@@ -17,6 +17,7 @@ from tgstats_dagster.cli.checks import check_database, check_telegram
 from tgstats_dagster.cli.demo import demo_environment
 from tgstats_dagster.cli.instance import prepare_environment
 from tgstats_dagster.definitions import check_ready
+from tgstats_dagster.resources import loader_mode
 from tgstats_dagster.settings import Settings, load_settings
 from tgstats_dagster.warehouse.server import stop_embedded_server
 
@@ -37,7 +38,7 @@ def run_dev(settings: Settings, dagster_args: Sequence[str]) -> int:
             flush=True,
         )
     else:
-        print(f"tgstats dev: {_mode(settings)}", flush=True)
+        print(f"tgstats dev: the loader is {loader_mode(settings)}", flush=True)
     check_ready(settings)
     check_telegram(settings)
     check_database(settings)
@@ -59,14 +60,6 @@ def run_dev(settings: Settings, dagster_args: Sequence[str]) -> int:
     finally:
         if settings.database_url is None:
             stop_embedded_server(settings.home)
-
-
-def _mode(settings: Settings) -> str:
-    if settings.disabled_reason:
-        return settings.disabled_reason
-    if settings.uses_replay:
-        return f"the loader is on over the offline Telegram ({settings.replay_dir})"
-    return "the loader is on over the live Telegram"
 
 
 def _stop(child: subprocess.Popen) -> None:

@@ -27,6 +27,9 @@ from tgstats_dagster.warehouse.resource import WarehouseResource
 from tgstats_dagster.warehouse.tables import TABLES
 from tgstats_dagster.warehouse.upsert import WriteCounts, write, write_transaction
 
+#: A streamed output is written in transactions of about this many rows: few enough
+#: transactions to be cheap, few enough rows to keep a run's memory flat.
+BATCH_ROWS = 50_000
 #: asset name -> the table its output is written to.
 ASSET_TABLES = {
     "telegram_peers": "telegram_peers",
@@ -67,20 +70,34 @@ def _table_of(asset_key: dg.AssetKey) -> str:
 
 
 def _batches(obj: object) -> Iterator[pd.DataFrame]:
+    """The output as DataFrames of about ``BATCH_ROWS`` rows (small frames are joined)."""
     if isinstance(obj, pd.DataFrame):
         yield obj
         return
     if isinstance(obj, Iterable) and not isinstance(obj, str | bytes | dict):
+        pending: list[pd.DataFrame] = []
+        rows = 0
         for batch in obj:
             if not isinstance(batch, pd.DataFrame):
                 raise WarehouseDataError(
                     f"the warehouse stores pandas DataFrames, got a batch of {type(batch).__name__}"
                 )
-            yield batch
+            pending.append(batch)
+            rows += len(batch)
+            if rows >= BATCH_ROWS:
+                yield _joined(pending)
+                pending, rows = [], 0
+        if pending:
+            yield _joined(pending)
         return
     raise WarehouseDataError(
         f"the warehouse stores a pandas DataFrame or an iterator of them, got {type(obj).__name__}"
     )
+
+
+def _joined(frames: list[pd.DataFrame]) -> pd.DataFrame:
+    frames = [frame for frame in frames if len(frame)] or frames[:1]
+    return frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
 
 
 def _partition_pairs(keys: list[str]) -> set[tuple[str, date]]:

@@ -10,7 +10,7 @@ import pytest
 
 from tgstats_dagster.component import TgstatsComponent
 from tgstats_dagster.settings import ConfigError
-from tgstats_dagster.telegram.synthetic import DEMO_SCENARIO_DIR
+from tgstats_dagster.telegram.replay import DEMO_SCENARIO_DIR
 
 
 def test_attributes_become_settings(tmp_path: Path) -> None:

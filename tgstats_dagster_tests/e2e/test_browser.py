@@ -8,6 +8,7 @@ are shown and no error is, and saves screenshots under test-artifacts/e2e/browse
 from __future__ import annotations
 
 import contextlib
+import os
 import re
 import shutil
 from collections.abc import Iterator
@@ -40,6 +41,8 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 SCREENSHOTS = ARTIFACTS / "browser"
+# `make screenshots` sets this to docs/images: the README's pictures come from this test.
+README_IMAGES = os.environ.get("TGSTATS_README_IMAGES")
 ASSETS = ("telegram_peers", "stats_raw", "channel_daily")
 # What the UI shows when a page or a query fails.
 ERROR_TEXTS = (
@@ -71,6 +74,9 @@ class Browser:
     def screenshot(self, name: str) -> Path:
         path = SCREENSHOTS / f"{name}.png"
         self.page.screenshot(path=str(path))
+        if README_IMAGES:
+            Path(README_IMAGES).mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(path, Path(README_IMAGES) / path.name)
         return path
 
     def assert_no_error(self, screenshot: Path) -> None:
@@ -172,4 +178,22 @@ def test_daily_pivot_partitions_page_shows_the_backfilled_partitions(
     assert counts["Failed"] == "0", counts
     assert f"{day}|{CHANNEL}" in text, "the selected partition is shown"
     assert "No partition selected" not in text
+    browser.assert_no_error(screenshot)
+
+
+def test_each_partition_event_carries_its_own_figures(
+    dev_deployment: Deployment, browser: Browser
+) -> None:
+    """The daily pivot's events: each (day, peer) with that day's rows and audience."""
+    dev_deployment.backfilled()
+    page = browser.page
+    browser.open(f"{dev_deployment.base_url}/assets/channel_daily?view=events")
+    try:
+        page.get_by_text("dagster/partition_row_count", exact=True).first.wait_for()
+        page.wait_for_load_state("networkidle")
+    finally:
+        screenshot = browser.screenshot("channel-daily-events")
+    text = browser.text()
+    assert "followers" in text or "members" in text
+    assert "materialized in run" in text
     browser.assert_no_error(screenshot)

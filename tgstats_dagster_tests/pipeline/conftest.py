@@ -11,9 +11,9 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
+from scripts.synthetic import DEMO_PEERS, write_scenario
 from tgstats_dagster.cli.instance import open_instance
 from tgstats_dagster.settings import load_settings
-from tgstats_dagster.telegram.synthetic import DEMO_PEERS, write_scenario
 from tgstats_dagster.warehouse.server import with_driver
 
 END_DAY = date(2026, 11, 15)

@@ -87,6 +87,9 @@ def test_definitions_are_loadable_and_show_the_lineage(pipeline_env, use_scenari
         assert node.group_name == "telegram_stats"
         assert node.description
         assert "postgres" in node.kinds
+    # The UI's Resources tab says what the loader talks to.
+    mode = defs.resources["telegram"].mode
+    assert mode.startswith("on, over the offline Telegram") and str(use_scenario) in mode
 
 
 def test_peer_entities_of_all_peers_in_one_run_and_the_stats_partitions(
@@ -388,8 +391,8 @@ def test_a_run_of_1000_partitions_has_true_statuses_and_metadata(
 ) -> None:
     """20 peers x 50 days in one stats run: every partition materialized, each with its own
     row count, which matches the table."""
+    from scripts.synthetic import SyntheticPeer, write_scenario
     from tgstats_dagster.cli.instance import open_instance
-    from tgstats_dagster.telegram.synthetic import SyntheticPeer, write_scenario
 
     peers = [
         SyntheticPeer(
@@ -429,3 +432,33 @@ def test_a_run_of_1000_partitions_has_true_statuses_and_metadata(
     assert len(shown) == 1000
     assert shown == {key: counted.get(key, 0) for key in shown}
     assert len(set(shown.values())) > 1  # channels and groups have different series
+
+
+def test_a_hostile_graph_is_kept_byte_for_byte_and_affects_only_itself(
+    instance, use_scenario: Path, database_url: str
+) -> None:
+    """A NUL, a lone surrogate and a 3,000-character series name in one graph."""
+    path = use_scenario / GROUP / "graphs" / "languages_graph.json"
+    payload = path.read_text(encoding="utf-8")
+    doc = json.loads(payload)
+    ids = [column[0] for column in doc["columns"] if column[0] != "x"]
+    names = {ids[0]: "Eng\u0000lish", ids[1]: "\ud800lone", ids[2]: "x" * 3000}
+    doc["names"].update(names)
+    hostile = json.dumps(doc, ensure_ascii=True)  # \u0000 and \ud800 as JSON escapes
+    path.write_text(hostile, encoding="utf-8")
+
+    result = load(load_settings(), instance, (GROUP,), END_DAY, END_DAY)
+    assert [r.status for r in result.reports] == ["loaded"], result.reports
+    with make_engine(database_url).connect() as conn:
+        data, raw = conn.execute(
+            text("SELECT data, data_raw FROM stats_raw WHERE graph = 'languages_graph'")
+        ).one()
+        metrics = {
+            metric
+            for (metric,) in conn.execute(text("SELECT DISTINCT metric FROM channel_daily")).all()
+        }
+    assert data is None and bytes(raw).decode("utf-8", "surrogatepass") == hostile
+    assert {"languages.eng_lish", "languages.lone"} <= metrics
+    (long,) = [m for m in metrics if m.startswith("languages.xxx")]
+    assert len(long.removeprefix("languages.")) == 120 and "~" in long
+    assert any(m.startswith("growth.") for m in metrics)  # the other graphs are untouched

@@ -8,16 +8,16 @@ from pathlib import Path
 
 import pytest
 
-from tgstats_dagster.telegram.graphs import XStep, daily_points, parse_graph
-from tgstats_dagster.telegram.synthetic import (
+from scripts.synthetic import (
     DEMO_DAYS,
     DEMO_END,
     DEMO_END_DAY,
     DEMO_PEERS,
-    DEMO_SCENARIO_DIR,
     SyntheticPeer,
     write_scenario,
 )
+from tgstats_dagster.telegram.graphs import XStep, daily_points, parse_graph
+from tgstats_dagster.telegram.replay import DEMO_SCENARIO_DIR
 
 DEMO_FIRST_DAY = DEMO_END_DAY - timedelta(days=DEMO_DAYS - 1)
 

@@ -55,7 +55,7 @@ def _range(first: tuple[str, date], last: tuple[str, date]) -> dict[str, str]:
     }
 
 
-def test_a_stream_of_batches_is_written_one_transaction_each(
+def test_a_stream_of_frames_is_written_in_batches(
     database_url: str, instance: dg.DagsterInstance
 ) -> None:
     written: list[int] = []

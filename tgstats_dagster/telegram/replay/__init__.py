@@ -15,6 +15,8 @@ a connection lost mid-request does. Scenario option ``latency`` (seconds) delays
 answer, which makes concurrency observable (``ReplayTelegram.max_in_flight``).
 """
 
+from pathlib import Path
+
 from tgstats_dagster.telegram.replay.client import replay_client
 from tgstats_dagster.telegram.replay.scenario import (
     CONNECTION_DROPPED,
@@ -28,8 +30,12 @@ from tgstats_dagster.telegram.replay.scenario import (
 from tgstats_dagster.telegram.replay.sender import ReplaySender
 from tgstats_dagster.telegram.replay.telegram import ReplayRpcError, ReplayTelegram
 
+#: The bundled demo scenario (synthetic data, written by scripts/make_demo_scenario.py).
+DEMO_SCENARIO_DIR = Path(__file__).resolve().parents[1] / "demo_scenario"
+
 __all__ = [
     "CONNECTION_DROPPED",
+    "DEMO_SCENARIO_DIR",
     "Fault",
     "ReplayRpcError",
     "ReplaySender",

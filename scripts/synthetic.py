@@ -1,5 +1,8 @@
 """Synthetic scenario folders for the offline Telegram: the demo data, and test data.
 
+Tooling, not part of the installed package: scripts/make_demo_scenario.py writes the bundled
+demo scenario with it, and the tests and benchmarks their own scenarios.
+
 ``write_scenario`` writes the scenario format of docs/scenario-format.md; the same arguments
 always give byte-identical files. The figures are made up (plausible trends, weekly rhythm,
 a few spikes) and say so in ``scenario.json``.
@@ -66,7 +69,6 @@ from datetime import date, datetime, time, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
-DEMO_SCENARIO_DIR = Path(__file__).with_name("demo_scenario")
 DEMO_END_DAY = date(2026, 11, 15)
 DEMO_DAYS = 90
 #: The demo's window is served moved to end yesterday, whenever the demo runs.
