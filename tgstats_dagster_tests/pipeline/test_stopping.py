@@ -98,3 +98,53 @@ def test_a_killed_backfill_does_not_block_the_next_one(
     assert statuses[killed] == "FAILURE"
     assert "STARTED" not in statuses.values()
     assert "loaded" in again.stdout or "reused" in again.stdout
+
+
+def test_the_next_command_recovers_after_the_embedded_postgresql_died(
+    pipeline_env, use_scenario: Path, tmp_path: Path
+) -> None:
+    """The embedded PostgreSQL killed under a running backfill: the next backfill starts it
+    again, cleans up the dead run and loads."""
+    home = tmp_path / "embedded-home"
+    env = {
+        **{
+            k: v
+            for k, v in pipeline_env.items()
+            if not k.startswith(("TGSTATS_DATABASE", "DAGSTER_"))
+        },
+        "TGSTATS_DATABASE_URL": "",
+        "TGSTATS_DAGSTER_PG_URL": "",
+        "DAGSTER_HOME": "",
+        "TGSTATS_HOME": str(home),
+    }
+    _slow(use_scenario, 1.0)
+    process = _start(env)
+    postmaster = home / "pgdata" / "postmaster.pid"
+    deadline = time.monotonic() + 120
+    url = None
+    while time.monotonic() < deadline and url is None:
+        lines = postmaster.read_text().splitlines() if postmaster.exists() else []
+        if len(lines) >= 8 and lines[7].strip() == "ready":
+            url = f"postgresql://postgres:@/postgres?host={lines[4].strip()}"
+        else:
+            time.sleep(0.2)
+    assert url is not None, "the embedded PostgreSQL did not start"
+    _wait_for_a_started_stats_run(url)
+    os.kill(int(postmaster.read_text().splitlines()[0]), signal.SIGKILL)
+    try:
+        process.wait(timeout=120)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout=30)
+
+    _slow(use_scenario, 0.0)
+    again = subprocess.run(
+        [sys.executable, "-m", "tgstats_dagster.cli", *BACKFILL],
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert "its process had died" in again.stdout
+    assert "loaded" in again.stdout or "reused" in again.stdout
