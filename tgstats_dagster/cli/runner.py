@@ -23,6 +23,7 @@ import dagster as dg
 
 from tgstats_dagster.partitions import RANGE_END_TAG, RANGE_START_TAG
 from tgstats_dagster.runs import (
+    RunScope,
     failed_peers_of,
     follow_up_tags,
     run_scope,
@@ -65,7 +66,7 @@ def run_with_follow_ups(
 ) -> list[RunOutcome]:
     """Run ``job`` over ``tags``; if it fails for some of its peers, run its follow-ups."""
     scope = run_scope(job.name, tags, instance)
-    first = execute(job, instance, tags, out)
+    first = execute(job, instance, tags, out, scope)
     outcomes = [first]
     if not first.success and first.failed and scope is not None:
         for follow_up in follow_up_tags(scope, first.failed, instance, first.run_id):
@@ -80,8 +81,9 @@ def execute(
     instance: dg.DagsterInstance,
     tags: Mapping[str, str],
     out: TextIO | None = None,
+    scope: RunScope | None = None,
 ) -> RunOutcome:
-    scope = run_scope(job.name, tags, instance)
+    scope = scope or run_scope(job.name, tags, instance)
     run_id = str(uuid.uuid4())
     progress = _Progress(instance, run_id, out)
     result = _in_a_thread(

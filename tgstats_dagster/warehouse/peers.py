@@ -13,18 +13,10 @@ from typing import Any
 
 import sqlalchemy as sa
 
-PEER_COLUMNS = [
-    "peer_key",
-    "channel_id",
-    "access_hash",
-    "title",
-    "username",
-    "kind",
-    "can_view_stats",
-    "stats_dc",
-    "participants_count",
-    "updated_at",
-]
+from tgstats_dagster.warehouse.tables import TABLES
+
+#: The columns of ``telegram_peers``, as the table defines them.
+PEER_COLUMNS = [column.name for column in TABLES["telegram_peers"].columns]
 
 # "-100123" (the Bot API form) and "123" both name channel 123.
 _CHANNEL_ID = re.compile(r"(?:-100)?([0-9]+)")
