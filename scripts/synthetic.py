@@ -41,7 +41,7 @@ final newline):
          "top_posters": [{"user_id", "messages", "avg_chars"}],
          "top_admins": [{"user_id", "deleted", "kicked", "banned"}],
          "top_inviters": [{"user_id", "invitations"}],
-         "users": [{"_": "User", "id", "first_name"}]}
+         "users": [{"_": "User", "id", "first_name", "last_name"?, "username"?}]}
 
     ``period.min_date`` is 00:00 UTC of the first day of the window and ``period.max_date``
     00:00 UTC of its last day (``end_day``): the daily graphs have one point for each of
@@ -593,7 +593,14 @@ def _megagroup(model: _Audience, rng: random.Random) -> tuple[dict, dict[str, di
             )
         ],
         "users": [
-            {"_": "User", "id": user, "first_name": f"Demo member {index + 1}"}
+            {
+                "_": "User",
+                "id": user,
+                "first_name": f"Demo member {index + 1}",
+                # Some members have a last name or a username, as on Telegram.
+                **({"last_name": "Example"} if index % 3 == 0 else {}),
+                **({"username": f"demo_member_{index + 1}"} if index % 2 == 0 else {}),
+            }
             for index, user in enumerate(sorted({*posters, *admins, *inviters}))
         ],
     }

@@ -1,4 +1,5 @@
-"""Asset jobs: the peer entities, and the stats (raw snapshots and daily pivot) by peer x day.
+"""Asset jobs: the peer entities, and the stats (raw snapshots, daily pivot, each snapshot's
+figures) by peer x day.
 
 Both run their steps in the run's own process: a run's fixed cost is paid once, not per step.
 """
@@ -15,7 +16,14 @@ peers_job = dg.define_asset_job(
 )
 stats_job = dg.define_asset_job(
     STATS_JOB,
-    selection=["stats_raw", "channel_daily"],
+    selection=[
+        "stats_raw",
+        "channel_daily",
+        "stats_figures",
+        "post_interactions",
+        "megagroup_tops",
+    ],
     executor_def=dg.in_process_executor,
-    description="Store each peer's stats snapshot and pivot its daily series, by peer x day.",
+    description="Store each peer's stats snapshot, pivot its daily series and keep its "
+    "figures, posts' interactions and tops, by peer x day.",
 )

@@ -21,6 +21,8 @@ FALSE_WORDS = frozenset({"0", "false", "no", "off", ""})
 _USERNAME = re.compile(r"[A-Za-z][A-Za-z0-9_]{3,31}")
 # Numeric ids: a bare channel id, or the Bot API form -100<id>.
 _NUMERIC_ID = re.compile(r"-?[0-9]{1,20}")
+#: A channel's id as a peer entry: Bot API style (-100 and the id) or bare.
+_CHANNEL_ENTRY = re.compile(r"(?:-100)?([0-9]{1,20})")
 _LINK_PREFIXES = ("https://t.me/", "http://t.me/", "t.me/")
 
 
@@ -101,6 +103,12 @@ def normalize_peer(entry: str, source: str = "MTPROTO_STATS_PEERS") -> str:
             break
     text = text.removeprefix("@")
     if _NUMERIC_ID.fullmatch(text):
+        if channel_id_of_entry(text) is None:
+            raise ConfigError(
+                f"{source}: {entry!r} is the id of a basic group (negative, without -100): "
+                "only channels and supergroups have statistics; give a channel's id as "
+                "-100<id> or <id>, or its username"
+            )
         return text
     if _USERNAME.fullmatch(text):
         return text.lower()
@@ -108,6 +116,14 @@ def normalize_peer(entry: str, source: str = "MTPROTO_STATS_PEERS") -> str:
         f"{source}: {entry!r} is not a Telegram username (5-32 letters, digits or _, "
         "starting with a letter, with or without @) nor a numeric id"
     )
+
+
+def channel_id_of_entry(entry: str) -> int | None:
+    """The channel id a numeric peer entry names (``-100123`` and ``123`` give 123), or None
+    (a username, or a basic group's ``-123``). The one reading of numeric entries, for the
+    Telegram side and the warehouse alike."""
+    match = _CHANNEL_ENTRY.fullmatch(entry.strip())
+    return int(match.group(1)) if match else None
 
 
 def parse_peers(raw: str, source: str = "MTPROTO_STATS_PEERS") -> tuple[str, ...]:

@@ -2,7 +2,7 @@ from datetime import date
 
 import pytest
 
-from tgstats_dagster.settings import ConfigError, load_settings, parse_peers
+from tgstats_dagster.settings import ConfigError, channel_id_of_entry, load_settings, parse_peers
 
 
 def test_defaults_are_off_and_explained() -> None:
@@ -39,6 +39,19 @@ def test_bad_peer_names_the_entry(entry: str) -> None:
         parse_peers(f"goodname,{entry}" if entry else "goodname,,other")
     assert "MTPROTO_STATS_PEERS" in str(info.value)
     assert repr(entry) in str(info.value)
+
+
+def test_a_numeric_entry_names_one_channel_for_both_sides() -> None:
+    assert channel_id_of_entry("-1001234") == channel_id_of_entry("1234") == 1234
+    assert channel_id_of_entry("mychannel") is None
+    assert channel_id_of_entry("-1234") is None
+
+
+def test_a_basic_group_id_is_refused_and_says_why() -> None:
+    with pytest.raises(ConfigError) as info:
+        parse_peers("goodname,-1234")
+    message = str(info.value)
+    assert "'-1234'" in message and "basic group" in message and "-100<id>" in message
 
 
 def test_bad_values_name_the_variable() -> None:

@@ -144,6 +144,17 @@ def _cmd_db_upgrade(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_db_sql(args: argparse.Namespace) -> int:
+    from tgstats_dagster.cli.checks import check_database
+    from tgstats_dagster.cli.sql import run_query
+    from tgstats_dagster.warehouse.database import warehouse_url
+
+    settings = load_settings()
+    check_database(settings)
+    query = args.query if args.query is not None else sys.stdin.read()
+    return run_query(warehouse_url(settings), query)
+
+
 def _cmd_dev(args: argparse.Namespace) -> int:  # pragma: no cover - main() runs `dev` itself
     raise AssertionError("main() hands `dev` to run_dev")
 
@@ -238,6 +249,15 @@ def build_parser() -> argparse.ArgumentParser:
         description="Applies the warehouse migrations (Alembic) to TGSTATS_DATABASE_URL or the "
         "embedded PostgreSQL.",
     ).set_defaults(handler=_cmd_db_upgrade)
+    sql = db_actions.add_parser(
+        "sql",
+        help="run a read-only query and print its rows",
+        description="Runs a query on the warehouse (TGSTATS_DATABASE_URL or the embedded "
+        "PostgreSQL) in a read-only transaction and prints its rows as a table: the README's "
+        "example queries, with no psql needed.",
+    )
+    sql.add_argument("query", nargs="?", help="the SQL (default: read from standard input)")
+    sql.set_defaults(handler=_cmd_db_sql)
     return parser
 
 

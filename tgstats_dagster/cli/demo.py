@@ -68,7 +68,8 @@ def run_demo(settings: Settings, out: TextIO = sys.stdout) -> int:
 
 
 def print_landed(database_url: str, out: TextIO = sys.stdout) -> None:
-    """What is in `channel_daily` now: rows, days and metrics per peer, and the latest figures."""
+    """What is in `channel_daily` now (rows, days and metrics per peer, the latest figures),
+    and how many rows each snapshot's figures made."""
     with make_engine(database_url).connect() as conn:
         totals = conn.execute(
             text(
@@ -91,6 +92,18 @@ def print_landed(database_url: str, out: TextIO = sys.stdout) -> None:
             ).all()
             for metric, value in latest:
                 print(f"    {last} {metric} = {value}", file=out)
+        figures, posts, tops = conn.execute(
+            text(
+                "SELECT (SELECT count(*) FROM stats_figures),"
+                " (SELECT count(*) FROM post_interactions), (SELECT count(*) FROM megagroup_tops)"
+            )
+        ).one()
+        print(
+            f"\nEach snapshot's figures: stats_figures {figures} rows, post_interactions "
+            f"{posts}, megagroup_tops {tops}; query them with `tgstats db sql` (README, "
+            "example queries)",
+            file=out,
+        )
 
 
 def demo_marker(settings: Settings) -> Path:

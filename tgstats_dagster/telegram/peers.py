@@ -12,6 +12,7 @@ import logging
 from telethon import errors
 from telethon.tl import functions, types
 
+from tgstats_dagster.settings import channel_id_of_entry
 from tgstats_dagster.telegram.errors import PeerNotFound, TelegramRequestFailed, cause_text
 from tgstats_dagster.telegram.models import PeerInfo
 from tgstats_dagster.telegram.transport import Transport
@@ -20,16 +21,6 @@ log = logging.getLogger(__name__)
 
 _GONE = (errors.ChannelInvalidError, errors.ChannelPrivateError)
 _UNKNOWN = (errors.UsernameNotOccupiedError, errors.UsernameInvalidError, *_GONE)
-
-
-def channel_id_of_key(key: str) -> int | None:
-    """A numeric peer key -> the bare channel id (``-100123`` and ``123`` give 123)."""
-    text = key.strip()
-    if not text.lstrip("-").isdigit():
-        return None
-    if text.startswith("-100"):
-        return int(text[4:])
-    return abs(int(text))
 
 
 class PeerResolver:
@@ -55,7 +46,7 @@ class PeerResolver:
             try:
                 info = await self._full_channel(key, channel)
             except PeerNotFound:
-                if channel_id_of_key(key) is not None:
+                if channel_id_of_entry(key) is not None:
                     raise
                 log.warning("the stored access hash of peer %s is stale: resolving again", key)
                 info = await self._full_channel(key, await self._lookup(key))
@@ -66,7 +57,7 @@ class PeerResolver:
 
     async def _lookup(self, key: str) -> types.InputChannel:
         """One network lookup of a key: ``contacts.resolveUsername`` or ``getChannels``."""
-        channel_id = channel_id_of_key(key)
+        channel_id = channel_id_of_entry(key)
         try:
             if channel_id is not None:
                 result = await self._transport.send(

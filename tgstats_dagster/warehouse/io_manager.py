@@ -35,6 +35,9 @@ ASSET_TABLES = {
     "telegram_peers": "telegram_peers",
     "stats_raw": "stats_raw_days",
     "channel_daily": "channel_daily",
+    "stats_figures": "stats_figures",
+    "post_interactions": "post_interactions",
+    "megagroup_tops": "megagroup_tops",
 }
 
 
@@ -108,8 +111,12 @@ def _partition_pairs(keys: list[str]) -> set[tuple[str, date]]:
 
 
 def _check_within(frame: pd.DataFrame, keys: list[str] | None, table: str) -> None:
-    """Refuse rows outside the output's partitions (they would be written unaccounted for)."""
-    if keys is None or frame.empty:
+    """Refuse rows outside the output's partitions (they would be written unaccounted for).
+
+    A snapshot's figures are keyed by snapshot, not by partition: those tables have neither
+    ``day`` nor ``peer_key``, and the rows of one snapshot serve every day it covers.
+    """
+    if keys is None or frame.empty or "peer_key" not in frame.columns:
         return
     if "day" in frame.columns:
         wanted = _partition_pairs(keys)
@@ -156,17 +163,44 @@ class WarehouseIOManager(dg.ConfigurableIOManager):
         )
 
     def load_input(self, context: dg.InputContext) -> pd.DataFrame:
+        """The rows of the input's partitions: a peer's entity; a peer x day's rows; for a
+        snapshot's figures, the rows of the snapshots those peer x days hold."""
         table = _table_of(context.asset_key)
         keys = list(context.asset_partition_keys) if context.has_asset_partitions else None
-        columns = [c.name for c in TABLES[table].columns]
-        query = sa.select(TABLES[table])
-        if keys is not None and table == "telegram_peers":
-            query = query.where(TABLES[table].c.peer_key.in_(keys))
-        elif keys is not None:
-            pairs = _partition_pairs(keys)
-            query = query.where(
-                sa.tuple_(TABLES[table].c.peer_key, TABLES[table].c.day).in_(sorted(pairs))
-            )
         with self._engine().connect() as connection:
-            rows = connection.execute(query).all()
-        return pd.DataFrame([tuple(row) for row in rows], columns=columns)
+            if keys is None:
+                return _select(connection, TABLES[table])
+            if table == "telegram_peers":
+                return _select(connection, TABLES[table], TABLES[table].c.peer_key.in_(keys))
+            if "day" in TABLES[table].c:
+                return _rows_of_days(connection, TABLES[table], _partition_pairs(keys))
+            held = _rows_of_days(connection, TABLES["stats_raw_days"], _partition_pairs(keys))
+            pairs = zip(held.channel_id, held.fetched_at, strict=True)
+            snapshots = sorted({(int(c), pd.Timestamp(t).to_pydatetime()) for c, t in pairs})
+            if not snapshots:
+                return _select(connection, TABLES[table], sa.false())
+            columns = sa.tuple_(TABLES[table].c.channel_id, TABLES[table].c.fetched_at)
+            return _select(connection, TABLES[table], columns.in_(snapshots))
+
+
+def _select(
+    connection: sa.Connection, table: sa.Table, *where: sa.ColumnElement[bool]
+) -> pd.DataFrame:
+    rows = connection.execute(sa.select(table).where(*where)).all()
+    return pd.DataFrame([tuple(row) for row in rows], columns=[c.name for c in table.columns])
+
+
+def _rows_of_days(
+    connection: sa.Connection, table: sa.Table, pairs: set[tuple[str, date]]
+) -> pd.DataFrame:
+    """The rows of these (peer, day) pairs: selected by peers and the days' span (one short
+    query for any number of partitions), then exactly."""
+    days = [day for _, day in pairs]
+    frame = _select(
+        connection,
+        table,
+        table.c.peer_key.in_(sorted({peer for peer, _ in pairs})),
+        table.c.day.between(min(days), max(days)),
+    )
+    wanted = [(peer, day) in pairs for peer, day in zip(frame.peer_key, frame.day, strict=True)]
+    return frame.loc[pd.Series(wanted, index=frame.index, dtype=bool)].reset_index(drop=True)

@@ -7,25 +7,16 @@ between username and id reuses the row and its history.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from typing import Any
 
 import sqlalchemy as sa
 
+from tgstats_dagster.settings import channel_id_of_entry
 from tgstats_dagster.warehouse.tables import TABLES
 
 #: The columns of ``telegram_peers``, as the table defines them.
 PEER_COLUMNS = [column.name for column in TABLES["telegram_peers"].columns]
-
-# "-100123" (the Bot API form) and "123" both name channel 123.
-_CHANNEL_ID = re.compile(r"(?:-100)?([0-9]+)")
-
-
-def bare_channel_id(key: str) -> int | None:
-    """The channel id a numeric entry names, or None for a username."""
-    match = _CHANNEL_ID.fullmatch(key)
-    return int(match.group(1)) if match else None
 
 
 class PeerStore:
@@ -48,7 +39,7 @@ class PeerStore:
             " ORDER BY k.key, coalesce(p.channel_id = k.channel_id, false) DESC,"
             " p.peer_key = k.key DESC, p.updated_at DESC"
         )
-        params = (list(keys), [bare_channel_id(key) for key in keys])
+        params = (list(keys), [channel_id_of_entry(key) for key in keys])
         with self._engine.connect() as connection:
             rows = connection.exec_driver_sql(query, params).mappings().all()
         return {row["key"]: {c: row[c] for c in PEER_COLUMNS} for row in rows}

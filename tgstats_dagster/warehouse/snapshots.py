@@ -7,6 +7,7 @@ loaded (kind ``missing``) is stored as incomplete and never reused in place of a
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
@@ -58,6 +59,18 @@ class StoredSnapshot:
     @property
     def complete(self) -> bool:
         return not self.missing_graphs
+
+
+@dataclass(frozen=True)
+class SnapshotHead:
+    """A stored snapshot without its graphs: its window and scalar figures."""
+
+    channel_id: int
+    fetched_at: datetime
+    peer_key: str
+    period_min: datetime
+    period_max: datetime
+    scalars: dict[str, Any]
 
 
 def _aware(moment: datetime, name: str) -> datetime:
@@ -127,6 +140,36 @@ class SnapshotStore:
                 (channel_id, _aware(newer_than, "newer_than")),
             ).scalar()
         return None if fetched_at is None else self.get(channel_id, fetched_at)
+
+    def figure_sources(self, held: Collection[tuple[int, datetime]]) -> list[SnapshotHead]:
+        """The ``held`` snapshots (channel id, fetch time), and every other stored snapshot
+        of their channels that has no ``stats_figures`` rows yet (a run that ended before
+        writing them), by channel and fetch time."""
+        channels, times = zip(*held, strict=True) if held else ((), ())
+        with self._engine.connect() as connection:
+            rows = connection.exec_driver_sql(
+                "WITH held AS (SELECT * FROM unnest(%s::bigint[], %s::timestamptz[])"
+                " AS h(channel_id, fetched_at))"
+                " SELECT s.channel_id, s.fetched_at, s.peer_key, s.period_min, s.period_max,"
+                " s.scalars FROM stats_snapshots AS s"
+                " WHERE (s.channel_id, s.fetched_at) IN (SELECT * FROM held)"
+                " OR (s.channel_id IN (SELECT channel_id FROM held) AND NOT EXISTS ("
+                " SELECT 1 FROM stats_figures AS f"
+                " WHERE f.channel_id = s.channel_id AND f.fetched_at = s.fetched_at))"
+                " ORDER BY s.channel_id, s.fetched_at",
+                (list(channels), [_aware(t, "fetched_at") for t in times]),
+            ).all()
+        return [
+            SnapshotHead(
+                channel_id=channel_id,
+                fetched_at=fetched_at.astimezone(timezone.utc),
+                peer_key=peer_key,
+                period_min=period_min.astimezone(timezone.utc),
+                period_max=period_max.astimezone(timezone.utc),
+                scalars=scalars,
+            )
+            for channel_id, fetched_at, peer_key, period_min, period_max, scalars in rows
+        ]
 
     def get(self, channel_id: int, fetched_at: datetime) -> StoredSnapshot:
         """The stored snapshot; graphs in name order, each payload as text.

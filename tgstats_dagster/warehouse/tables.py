@@ -98,4 +98,60 @@ channel_daily = sa.Table(
     sa.Index("ix_channel_daily_day_peer", "day", "peer_key"),
 )
 
+#: The headline figures of a stats response, by TL field name (``StatsAbsValueAndPrev`` fills
+#: ``current`` and ``previous``; ``StatsPercentValue`` fills ``part`` and ``total``).
+stats_figures = sa.Table(
+    "stats_figures",
+    metadata,
+    sa.Column("channel_id", sa.BigInteger, primary_key=True),
+    sa.Column("fetched_at", TIMESTAMPTZ, primary_key=True),
+    sa.Column("figure", sa.Text, primary_key=True),
+    sa.Column("current", sa.Numeric),
+    sa.Column("previous", sa.Numeric),
+    sa.Column("part", sa.Numeric),
+    sa.Column("total", sa.Numeric),
+    sa.Column("period_start", TIMESTAMPTZ, nullable=False),
+    sa.Column("period_end", TIMESTAMPTZ, nullable=False),
+)
+
+POST_KINDS = ("message", "story")
+"""What ``recent_posts_interactions`` counts: a channel post or a story."""
+
+post_interactions = sa.Table(
+    "post_interactions",
+    metadata,
+    sa.Column("channel_id", sa.BigInteger, primary_key=True),
+    sa.Column("fetched_at", TIMESTAMPTZ, primary_key=True),
+    sa.Column("kind", sa.Text, primary_key=True),
+    sa.Column("post_id", sa.BigInteger, primary_key=True),
+    sa.Column("views", sa.BigInteger, nullable=False),
+    sa.Column("forwards", sa.BigInteger, nullable=False),
+    sa.Column("reactions", sa.BigInteger, nullable=False),
+    sa.CheckConstraint(f"kind IN ({', '.join(map(repr, POST_KINDS))})", name="kind"),
+)
+
+TOPS = ("posters", "admins", "inviters")
+"""A supergroup's tops: ``top_posters``, ``top_admins``, ``top_inviters`` without ``top_``."""
+
+megagroup_tops = sa.Table(
+    "megagroup_tops",
+    metadata,
+    sa.Column("channel_id", sa.BigInteger, primary_key=True),
+    sa.Column("fetched_at", TIMESTAMPTZ, primary_key=True),
+    sa.Column("top", sa.Text, primary_key=True),
+    sa.Column("user_id", sa.BigInteger, primary_key=True),
+    # The position in Telegram's list, from 1.
+    sa.Column("rank", sa.Integer, nullable=False),
+    sa.Column("messages", sa.BigInteger),
+    sa.Column("avg_chars", sa.BigInteger),
+    sa.Column("deleted", sa.BigInteger),
+    sa.Column("kicked", sa.BigInteger),
+    sa.Column("banned", sa.BigInteger),
+    sa.Column("invitations", sa.BigInteger),
+    sa.Column("first_name", sa.Text),
+    sa.Column("last_name", sa.Text),
+    sa.Column("username", sa.Text),
+    sa.CheckConstraint(f"top IN ({', '.join(map(repr, TOPS))})", name="top"),
+)
+
 TABLES: dict[str, sa.Table] = {t.name: t for t in metadata.sorted_tables}

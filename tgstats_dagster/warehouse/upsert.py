@@ -1,7 +1,8 @@
 """Writing DataFrames into the warehouse tables: one transaction per write, idempotent.
 
 Per table a :class:`WriteRule` says what a write means:
-- ``stats_raw`` and ``stats_snapshots`` are written once: a key already stored is left
+- ``stats_raw``, ``stats_snapshots`` and each snapshot's figures (``stats_figures``,
+  ``post_interactions``, ``megagroup_tops``) are written once: a key already stored is left
   as it is (``ON CONFLICT DO NOTHING``).
 - the other tables are upserted: a stored row is rewritten only when one of the
   ``compare`` columns differs (``IS DISTINCT FROM``, so NULL counts as a value) and, where
@@ -84,6 +85,9 @@ RULES: dict[str, WriteRule] = {
     ),
     "stats_snapshots": WriteRule(key=("channel_id", "fetched_at"), once=True),
     "stats_raw": WriteRule(key=("channel_id", "graph", "fetched_at"), once=True),
+    "stats_figures": WriteRule(key=("channel_id", "fetched_at", "figure"), once=True),
+    "post_interactions": WriteRule(key=("channel_id", "fetched_at", "kind", "post_id"), once=True),
+    "megagroup_tops": WriteRule(key=("channel_id", "fetched_at", "top", "user_id"), once=True),
     "stats_raw_days": WriteRule(
         key=("peer_key", "day"), compare=("channel_id", "fetched_at"), newer="fetched_at"
     ),

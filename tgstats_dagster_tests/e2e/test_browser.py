@@ -43,7 +43,14 @@ CHROMIUM_ARGS = [
 SCREENSHOTS = ARTIFACTS / "browser"
 # `make screenshots` sets this to docs/images: the README's pictures come from this test.
 README_IMAGES = os.environ.get("TGSTATS_README_IMAGES")
-ASSETS = ("telegram_peers", "stats_raw", "channel_daily")
+ASSETS = (
+    "telegram_peers",
+    "stats_raw",
+    "channel_daily",
+    "stats_figures",
+    "post_interactions",
+    "megagroup_tops",
+)
 # What the UI shows when a page or a query fails.
 ERROR_TEXTS = (
     "Something went wrong",
@@ -129,7 +136,7 @@ def browser(
             context.close()
 
 
-def test_asset_lineage_page_shows_the_three_assets(
+def test_asset_lineage_page_shows_every_asset(
     dev_deployment: Deployment, browser: Browser
 ) -> None:
     dev_deployment.backfilled()
@@ -146,7 +153,7 @@ def test_asset_lineage_page_shows_the_three_assets(
     for asset in ASSETS:
         shown = browser.page.get_by_text(asset, exact=True).filter(visible=True)
         assert shown.count() == 2, f"{asset}: in the list and in the graph"
-    # The peer entity has one partition per peer; both peer x date assets the same count.
+    # The peer entity has one partition per peer; the peer x date assets all the same count.
     counts = re.findall(r"\b(\d+) partitions\b", text)
     assert len(counts) == len(ASSETS), counts
     assert counts.count(str(len(PEERS))) == 1, counts

@@ -16,6 +16,7 @@ from telethon.crypto import AuthKey
 from telethon.sessions import StringSession
 
 from tgstats_dagster.cli import main
+from tgstats_dagster.telegram.figures import figures, megagroup_tops, post_interactions
 from tgstats_dagster_tests.telegram.scenarios import standard_scenario
 
 API_HASH = "0123456789abcdef0123456789abcdef"
@@ -62,6 +63,17 @@ def test_record_reproduces_every_graph_byte_for_byte(
         original = {p.name: p.read_bytes() for p in (scenario / key / "graphs").glob("*.json")}
         recorded = {p.name: p.read_bytes() for p in (out / key / "graphs").glob("*.json")}
         assert recorded == original
+        # The figures beyond the graphs: headline figures, posts and stories, tops and users.
+        original_stats = json.loads((scenario / key / "stats.json").read_text())
+        recorded_stats = json.loads((out / key / "stats.json").read_text())
+        for read in (post_interactions, megagroup_tops):
+            assert read(recorded_stats) == read(original_stats)
+        assert (post_interactions if key == "news" else megagroup_tops)(recorded_stats)
+        # A figure the scenario leaves out is served, and so recorded, as zero.
+        served = {f.figure: f for f in figures(recorded_stats)}
+        written = {f.figure: f for f in figures(original_stats)}
+        assert {name: served[name] for name in written} == written
+        assert {(f.current, f.previous) for n, f in served.items() if n not in written} == {(0, 0)}
     assert (out / "news" / "graphs" / "mute_graph.error").read_text() == "NOT_ENOUGH_DATA"
     norights = json.loads((out / "norights" / "peer.json").read_text())
     assert norights["can_view_stats"] is False

@@ -86,6 +86,41 @@ def test_answers_are_tl_objects_decoded_from_bytes(scenario: Path) -> None:
     assert graph.json.data == broadcast_graphs()["languages_graph"]
 
 
+def test_the_figures_beyond_the_graphs_are_tl_objects(scenario: Path) -> None:
+    """Headline figures, posts' and stories' interactions, a supergroup's tops and users."""
+
+    async def main():
+        async with replay_session(scenario) as (telegram, client, _stats):
+            answers = []
+            for key, request_cls in (
+                ("news", functions.stats.GetBroadcastStatsRequest),
+                ("chat", functions.stats.GetMegagroupStatsRequest),
+            ):
+                peer = telegram.scenario.by_username(key)
+                request = request_cls(types.InputChannel(peer.channel_id, peer.access_hash))
+                answers.append(await dc_routing.send_on_dc(client, peer.stats_dc, request))
+            return answers
+
+    channel, group = asyncio.run(main())
+    assert type(channel.enabled_notifications) is types.StatsPercentValue
+    assert (channel.enabled_notifications.part, channel.enabled_notifications.total) == (300, 1200)
+    assert type(channel.views_per_story) is types.StatsAbsValueAndPrev
+    message, story = channel.recent_posts_interactions
+    assert type(message) is types.PostInteractionCountersMessage and message.msg_id == 1
+    assert type(story) is types.PostInteractionCountersStory and story.story_id == 7
+    assert (story.views, story.forwards, story.reactions) == (5, 0, 1)
+    assert type(group.members) is types.StatsAbsValueAndPrev and group.members.current == 800
+    (poster,), (admin,), (inviter,) = group.top_posters, group.top_admins, group.top_inviters
+    assert type(poster) is types.StatsGroupTopPoster and (poster.messages, poster.avg_chars) == (
+        30,
+        40,
+    )
+    assert type(admin) is types.StatsGroupTopAdmin and admin.banned == 3
+    assert type(inviter) is types.StatsGroupTopInviter and inviter.invitations == 9
+    (user,) = group.users
+    assert type(user) is types.User and (user.id, user.username) == (11, "ana_b")
+
+
 def test_graph_payload_bytes_survive_the_round_trip(tmp_path: Path) -> None:
     odd = '{"columns":[["x",1],["y0",2]],\r\n "names":{"y0":"Caf\\u00e9 ☕"},"title":"  t  "}\n\n'
     root = write_scenario(tmp_path / "s")

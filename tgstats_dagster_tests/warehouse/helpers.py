@@ -6,7 +6,10 @@ from datetime import date, datetime, timedelta, timezone
 
 import pandas as pd
 import psycopg
+from alembic import command
 
+from tgstats_dagster.warehouse import migrations
+from tgstats_dagster.warehouse.database import make_engine
 from tgstats_dagster.warehouse.server import libpq_url
 
 SNAPSHOT_AT = datetime(2026, 3, 10, 12, 0, tzinfo=timezone.utc)
@@ -51,3 +54,11 @@ def tuple_counters(url: str, table: str) -> tuple[int, int]:
         ).fetchone()
         assert row is not None
         return int(row[0]), int(row[1])
+
+
+def upgrade_to(url: str, revision: str) -> None:
+    """Migrate the database at ``url`` to ``revision`` (not the newest): a user's older schema."""
+    config = migrations.alembic_config()
+    with make_engine(url).begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, revision)

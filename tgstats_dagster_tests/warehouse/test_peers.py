@@ -12,7 +12,7 @@ import pytest
 
 from tgstats_dagster.warehouse.database import make_engine
 from tgstats_dagster.warehouse.migrations import ensure_schema
-from tgstats_dagster.warehouse.peers import PEER_COLUMNS, PeerStore, bare_channel_id
+from tgstats_dagster.warehouse.peers import PEER_COLUMNS, PeerStore
 from tgstats_dagster.warehouse.upsert import WriteCounts, write, write_transaction
 from tgstats_dagster_tests.warehouse.helpers import SNAPSHOT_AT, table_rows
 
@@ -55,13 +55,6 @@ class _Store(PeerStore):
 def store(database_url: str) -> _Store:
     ensure_schema(database_url)
     return _Store(make_engine(database_url))
-
-
-def test_bare_channel_ids() -> None:
-    assert bare_channel_id("-1001234") == 1234
-    assert bare_channel_id("1234") == 1234
-    assert bare_channel_id("mychannel") is None
-    assert bare_channel_id("-1234") is None
 
 
 def test_an_unchanged_rerun_rewrites_no_row(store: _Store, database_url: str) -> None:

@@ -20,6 +20,7 @@ from tgstats_dagster.warehouse.database import make_engine
 from tgstats_dagster.warehouse.migrations import ensure_schema
 from tgstats_dagster.warehouse.server import libpq_url
 from tgstats_dagster.warehouse.tables import metadata
+from tgstats_dagster_tests.warehouse.helpers import upgrade_to
 
 pytestmark = pytest.mark.storage
 
@@ -41,6 +42,9 @@ def test_upgrade_creates_the_tables_and_its_own_version_table(database_url: str)
         "stats_raw",
         "stats_raw_days",
         "channel_daily",
+        "stats_figures",
+        "post_interactions",
+        "megagroup_tops",
         "tgstats_alembic_version",
     }
     with make_engine(database_url).connect() as connection:
@@ -130,15 +134,8 @@ PEER_ORDER = (
 )
 
 
-def _upgrade_to(url: str, revision: str) -> None:
-    config = migrations.alembic_config()
-    with make_engine(url).begin() as connection:
-        config.attributes["connection"] = connection
-        command.upgrade(config, revision)
-
-
 def test_0002_converts_the_rows_of_a_0001_database(database_url: str) -> None:
-    _upgrade_to(database_url, "0001")
+    upgrade_to(database_url, "0001")
     with psycopg.connect(libpq_url(database_url)) as conn:
         conn.execute(
             "INSERT INTO telegram_peers VALUES"
