@@ -29,6 +29,7 @@ from tgstats_dagster.runs import (
     run_scope,
 )
 from tgstats_dagster.settings import Settings
+from tgstats_dagster.warehouse.peers import stats_rights
 from tgstats_dagster.warehouse.resource import WarehouseResource
 
 #: How often the rights of a peer without them are asked again.
@@ -60,7 +61,7 @@ def build_peer_sensor(settings: Settings) -> dg.SensorDefinition:
         add, delete = stats_peer_changes(
             order,
             context.instance.get_dynamic_partitions(STATS_PEER),
-            {key: bool(row["can_view_stats"]) for key, row in stored.items()},
+            stats_rights(stored),
         )
         now = datetime.now(timezone.utc)
         recheck = [

@@ -11,6 +11,7 @@ import dagster as dg
 from tgstats_dagster.partitions import PEER
 from tgstats_dagster.runs import TELEGRAM_REQUESTS_TAG
 from tgstats_dagster.telegram.models import PeerInfo
+from tgstats_dagster.warehouse.peers import stats_rights
 from tgstats_dagster.warehouse.resource import WarehouseResource
 
 GROUP = "telegram_stats"
@@ -55,8 +56,7 @@ def peer_rights(instance: dg.DagsterInstance, warehouse: WarehouseResource) -> d
 
     Looked up by channel: an entry naming a stored channel (by username or id) counts.
     """
-    known = warehouse.peers.known(instance.get_dynamic_partitions(PEER))
-    return {key: bool(row["can_view_stats"]) for key, row in known.items()}
+    return stats_rights(warehouse.peers.known(instance.get_dynamic_partitions(PEER)))
 
 
 def record_requests(context: dg.AssetExecutionContext, requests: Mapping[str, int]) -> None:

@@ -7,7 +7,7 @@ between username and id reuses the row and its history.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -17,6 +17,11 @@ from tgstats_dagster.warehouse.tables import TABLES
 
 #: The columns of ``telegram_peers``, as the table defines them.
 PEER_COLUMNS = [column.name for column in TABLES["telegram_peers"].columns]
+
+
+def stats_rights(known: Mapping[str, Mapping[str, Any]]) -> dict[str, bool]:
+    """Each entry of :meth:`PeerStore.known`'s answer -> its channel's ``can_view_stats``."""
+    return {key: bool(row["can_view_stats"]) for key, row in known.items()}
 
 
 class PeerStore:

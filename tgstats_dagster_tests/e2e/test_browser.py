@@ -136,9 +136,7 @@ def browser(
             context.close()
 
 
-def test_asset_lineage_page_shows_every_asset(
-    dev_deployment: Deployment, browser: Browser
-) -> None:
+def test_asset_lineage_page_shows_every_asset(dev_deployment: Deployment, browser: Browser) -> None:
     dev_deployment.backfilled()
     browser.open(f"{dev_deployment.base_url}/asset-groups")
     try:

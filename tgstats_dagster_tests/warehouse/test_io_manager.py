@@ -1,7 +1,7 @@
 """WarehouseIOManager through dagster.materialize: range runs over peers x days, batches."""
 
 from collections.abc import Iterator
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta, timezone
 
 import dagster as dg
 import pandas as pd
@@ -169,6 +169,70 @@ def test_an_asset_the_warehouse_does_not_hold_is_refused(
     )
     assert not result.success
     (failure,) = [e for e in result.all_events if e.is_step_failure]
-    assert "the warehouse stores telegram_peers, stats_raw, channel_daily only" in str(
+    stored = "telegram_peers, stats_raw, channel_daily, stats_figures, post_interactions"
+    assert f"the warehouse stores {stored}, megagroup_tops only" in str(
         failure.step_failure_data.error
     )
+
+
+def test_a_snapshot_table_loads_the_rows_of_the_snapshots_its_partitions_hold(
+    database_url: str, instance: dg.DagsterInstance
+) -> None:
+    """Rows keyed by snapshot: a downstream partition gets the snapshot its day holds."""
+    fetched = {peer: datetime(2026, 3, 3, 8, tzinfo=timezone.utc) for peer in PEERS}
+    fetched["beta"] += timedelta(hours=1)
+    older = datetime(2026, 3, 1, 8, tzinfo=timezone.utc)
+
+    @dg.asset(name="stats_raw", partitions_def=peer_days)
+    def stats_raw(context: dg.AssetExecutionContext) -> pd.DataFrame:
+        rows = [(p, d, PEERS[p], fetched[p]) for p, d in _pairs(context)]
+        return pd.DataFrame(rows, columns=["peer_key", "day", "channel_id", "fetched_at"])
+
+    @dg.asset(name="stats_figures", partitions_def=peer_days)
+    def stats_figures(context: dg.AssetExecutionContext) -> pd.DataFrame:
+        snapshots = [(PEERS[p], fetched[p]) for p in PEERS] + [(PEERS["alpha"], older)]
+        rows = [
+            {
+                "channel_id": c,
+                "fetched_at": t,
+                "figure": "followers",
+                "current": c % 10,
+                "previous": None,
+                "part": None,
+                "total": None,
+                "period_start": older,
+                "period_end": t,
+            }
+            for c, t in snapshots
+        ]
+        return pd.DataFrame(rows, dtype=object)
+
+    @dg.asset(partitions_def=peer_days, io_manager_key="mem")
+    def report(stats_figures: pd.DataFrame) -> list[tuple[int, datetime]]:
+        return sorted(zip(stats_figures.channel_id, stats_figures.fetched_at, strict=True))
+
+    resources = {**_io_manager(database_url), "mem": dg.InMemoryIOManager()}
+    for name, asset in (("stats_raw", stats_raw), ("stats_figures", stats_figures)):
+        assert dg.materialize(
+            [asset],
+            instance=instance,
+            resources=resources,
+            tags=_range(("alpha", START), ("beta", START + timedelta(days=1))),
+        ).success, name
+    key = str(dg.MultiPartitionKey({"peer": "beta", "date": START.isoformat()}))
+    result = dg.materialize(
+        [stats_figures.to_source_asset(), report],
+        instance=instance,
+        resources=resources,
+        partition_key=key,
+    )
+    assert result.output_for_node("report") == [(PEERS["beta"], fetched["beta"])]
+    # a partition whose day holds no snapshot gets no row
+    key = str(dg.MultiPartitionKey({"peer": "gamma", "date": START.isoformat()}))
+    result = dg.materialize(
+        [stats_figures.to_source_asset(), report],
+        instance=instance,
+        resources=resources,
+        partition_key=key,
+    )
+    assert result.output_for_node("report") == []
