@@ -117,11 +117,9 @@ def build_figures_assets(partitions: dg.MultiPartitionsDefinition) -> dg.AssetsD
             f"{len(parsed)} snapshot(s) for {len(held)} partition(s), "
             f"{len(parsed) - len(set(held.values()))} of them stored earlier without figures"
         )
-        yield dg.Output(_frame("stats_figures", parsed.values()), output_name="stats_figures")
-        yield dg.Output(
-            _frame("post_interactions", parsed.values()), output_name="post_interactions"
-        )
-        yield dg.Output(_frame("megagroup_tops", parsed.values()), output_name="megagroup_tops")
+        # stats_figures last: its rows mark a snapshot as done (SnapshotStore.figure_sources).
+        for table in ("post_interactions", "megagroup_tops", "stats_figures"):
+            yield dg.Output(_frame(table, parsed.values()), output_name=table)
         yield from _checks(parsed, kinds)
 
     return snapshot_figures
