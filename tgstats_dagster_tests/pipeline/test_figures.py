@@ -253,3 +253,34 @@ def test_the_readme_example_queries_answer_on_loaded_data(
         assert lines[-1].endswith("rows)") and lines[-1] != "(0 rows)", printed
     assert main(["db", "sql", "DELETE FROM stats_figures"]) == 1
     assert "read-only" in capsys.readouterr().err
+
+
+def test_negative_counts_fail_their_checks_and_are_kept(
+    instance, use_scenario: Path, database_url
+) -> None:
+    """Telegram sending a negative count is a data problem to see, not one to hide."""
+    path = use_scenario / CHANNEL / "stats.json"
+    stats = json.loads(path.read_text(encoding="utf-8"))
+    stats["views_per_post"]["previous"] = -1.5
+    stats["recent_posts_interactions"][0]["forwards"] = -3
+    path.write_text(json.dumps(stats), encoding="utf-8")
+    result = _backfill(instance, END_DAY, END_DAY)
+
+    checks = _checks(instance, result.runs[-1].run_id)
+    assert checks["stats_figures", "counts_not_negative"] is False
+    assert checks["post_interactions", "counts_not_negative"] is False
+    assert checks["megagroup_tops", "counts_not_negative"] is True
+    examples = {}
+    for event in instance.all_logs(result.runs[-1].run_id):
+        if event.dagster_event and event.dagster_event.event_type_value == "ASSET_CHECK_EVALUATION":
+            data = event.dagster_event.asset_check_evaluation_data
+            if data.check_name == "counts_not_negative":
+                examples[data.asset_key.to_user_string()] = data.metadata["examples"].value
+    assert examples["stats_figures"] == [f"{CHANNEL} views_per_post"]
+    first = stats["recent_posts_interactions"][0]
+    assert examples["post_interactions"] == [f"{CHANNEL} message {first['msg_id']}"]
+    kept = _rows(
+        database_url,
+        "SELECT previous FROM stats_figures WHERE figure = 'views_per_post'",
+    )
+    assert kept == [(Decimal("-1.5"),)]
