@@ -23,6 +23,8 @@ from tgstats_dagster.assets.stats import NOT_NEGATIVE, STATS_RAW
 from tgstats_dagster.partitions import PeerDay
 from tgstats_dagster.resources import WarehouseResource
 from tgstats_dagster.telegram.figures import (
+    AUDIENCE,
+    TOP_COUNTERS,
     Figure,
     PostCounters,
     TopMember,
@@ -39,8 +41,6 @@ STATS_FIGURES = dg.AssetKey("stats_figures")
 POST_INTERACTIONS = dg.AssetKey("post_interactions")
 MEGAGROUP_TOPS = dg.AssetKey("megagroup_tops")
 REQUIRED_FIGURES = "required_figures"
-#: The figure that says how large a peer's audience is, by kind of peer.
-AUDIENCE = {"broadcast": "followers", "megagroup": "members"}
 
 _Snapshot = tuple[int, datetime]  # (channel id, fetch time)
 
@@ -109,13 +109,14 @@ def build_figures_assets(partitions: dg.MultiPartitionsDefinition) -> dg.AssetsD
         held = _held_snapshots(context.partition_keys, stats_raw)
         known = warehouse.peers.known(sorted({PeerDay.of(key).peer for key in held}))
         kinds = {int(row["channel_id"]): str(row["kind"]) for row in known.values()}
-        sources = warehouse.snapshots.figure_sources(set(held.values()))
+        snapshots = set(held.values())
+        sources = warehouse.snapshots.figure_sources(snapshots)
         parsed = {(h.channel_id, h.fetched_at): _parse(h) for h in sources}
         for asset, about in _partition_metadata(held, parsed, kinds).items():
             add_partition_metadata(context, asset, about)
         context.log.info(
             f"{len(parsed)} snapshot(s) for {len(held)} partition(s), "
-            f"{len(parsed) - len(set(held.values()))} of them stored earlier without figures"
+            f"{len(parsed) - len(snapshots)} of them stored earlier without figures"
         )
         # stats_figures last: its rows mark a snapshot as done (SnapshotStore.figure_sources).
         for table in ("post_interactions", "megagroup_tops", "stats_figures"):
@@ -237,7 +238,7 @@ def _about(parsed: _Parsed, kind: str) -> dict[dg.AssetKey, dict[str, Any]]:
         posts_about["most_viewed"] = f"{best.kind} {best.post_id}: {best.views} views"
 
     tops_about: dict[str, Any] = {**fetched, "dagster/partition_row_count": len(parsed.tops)}
-    for top in ("posters", "admins", "inviters"):
+    for top in TOP_COUNTERS:
         tops_about[f"top_{top}"] = sum(t.top == top for t in parsed.tops)
     posters = [t for t in parsed.tops if t.top == "posters"]
     if posters:
@@ -294,8 +295,7 @@ def _checks(
             if min(post.views, post.forwards, post.reactions) < 0:
                 negative[POST_INTERACTIONS].append(f"{peer} {post.kind} {post.post_id}")
         for t in p.tops:
-            counts = (t.messages, t.avg_chars, t.deleted, t.kicked, t.banned, t.invitations)
-            if any((v or 0) < 0 for v in counts):
+            if any((getattr(t, counter) or 0) < 0 for counter in TOP_COUNTERS[t.top]):
                 negative[MEGAGROUP_TOPS].append(f"{peer} {t.top} {t.user_id}")
     for asset, examples in negative.items():
         yield dg.AssetCheckResult(

@@ -29,6 +29,7 @@ from tgstats_dagster.assets.pivot import PeerPivot, day_ranges, pivot_snapshot
 from tgstats_dagster.partitions import PeerDay, days_by_peer, sync_stats_peers
 from tgstats_dagster.resources import TelegramResource, WarehouseResource
 from tgstats_dagster.runs import STATS_JOB, peers_failed
+from tgstats_dagster.telegram.figures import AUDIENCE
 from tgstats_dagster.telegram.models import PeerInfo
 from tgstats_dagster.warehouse.io_manager import table_metadata
 
@@ -294,7 +295,7 @@ def _daily_rows(
         ref = snapshots[peer]
         pivot = pivot_snapshot(peer, store.get(ref.channel_id, ref.fetched_at), days)
         tally.add(pivot)
-        audience = "members" if tally.kinds.get(peer) == "megagroup" else "followers"
+        audience = AUDIENCE.get(tally.kinds.get(peer, ""), "followers")
         outside = set(pivot.outside_window)
         about_partitions: dict[str, dict[str, object]] = {}
         for day in days:

@@ -26,6 +26,8 @@ REQUIRED_FIGURES: dict[str, tuple[str, ...]] = {
     ),
     "megagroup": ("members", "messages", "viewers", "posters"),
 }
+#: The figure that says how large a peer's audience is, by kind of peer.
+AUDIENCE: dict[str, str] = {"broadcast": "followers", "megagroup": "members"}
 #: What each top counts, by its name without ``top_`` (``StatsGroupTopPoster`` and so on).
 TOP_COUNTERS: dict[str, tuple[str, ...]] = {
     "posters": ("messages", "avg_chars"),
