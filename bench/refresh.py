@@ -118,32 +118,6 @@ ACTIVE_RUN_STATUSES = [
 ]
 PATHS = ("daemon", "backfill")
 
-# What the UI's "Test schedule" asks for each run request (its RunRequestFragment).
-SCHEDULE_DRY_RUN = """
-mutation ScheduleDryRun($selector: ScheduleSelector!, $timestamp: Float) {
-  scheduleDryRun(selectorData: $selector, timestamp: $timestamp) {
-    __typename
-    ... on DryRunInstigationTick {
-      timestamp
-      evaluationResult {
-        runRequests {
-          runConfigYaml
-          tags { key value }
-          runKey
-          jobName
-          assetSelection { path }
-          assetChecks { name assetKey { path } }
-        }
-        skipReason
-        error { message stack }
-      }
-    }
-    ... on ScheduleNotFoundError { message }
-    ... on PythonError { message stack }
-  }
-}
-"""
-
 # What the UI's "Launch all" sends (dagster-ui RunUtils LAUNCH_MULTIPLE_RUNS_MUTATION).
 LAUNCH_MULTIPLE_RUNS = """
 mutation LaunchMultipleRuns($executionParamsList: [ExecutionParams!]!) {
@@ -450,7 +424,9 @@ def _timed_refresh(
     now = datetime.now(timezone.utc)
     tick = datetime(now.year, now.month, now.day, TICK_HOUR, TICK_MINUTE, tzinfo=timezone.utc)
     selector = {**location.repository_selector, "scheduleName": SCHEDULE}
-    result = client.execute(SCHEDULE_DRY_RUN, {"selector": selector, "timestamp": tick.timestamp()})
+    result = client.execute(
+        graphql.SCHEDULE_DRY_RUN, {"selector": selector, "timestamp": tick.timestamp()}
+    )
     evaluation = graphql.expect(result["scheduleDryRun"], "DryRunInstigationTick")[
         "evaluationResult"
     ]

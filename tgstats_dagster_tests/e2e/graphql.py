@@ -369,6 +369,7 @@ def schedule(client: DagsterGraphQL, where: Location, name: str) -> dict[str, An
     return expect(client.execute(SCHEDULE, {"selector": selector})["scheduleOrError"], "Schedule")
 
 
+# What the UI's "Test schedule" asks for each run request (its RunRequestFragment).
 SCHEDULE_DRY_RUN = """
 mutation ScheduleDryRun($selector: ScheduleSelector!, $timestamp: Float) {
   scheduleDryRun(selectorData: $selector, timestamp: $timestamp) {
@@ -376,7 +377,14 @@ mutation ScheduleDryRun($selector: ScheduleSelector!, $timestamp: Float) {
     ... on DryRunInstigationTick {
       timestamp
       evaluationResult {
-        runRequests { runKey jobName tags { key value } }
+        runRequests {
+          runConfigYaml
+          tags { key value }
+          runKey
+          jobName
+          assetSelection { path }
+          assetChecks { name assetKey { path } }
+        }
         skipReason
         error { message stack }
       }

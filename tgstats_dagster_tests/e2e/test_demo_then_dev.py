@@ -43,29 +43,27 @@ def _clean_environment(home: Path) -> dict[str, str | None]:
     return {**dict.fromkeys(unset), "TGSTATS_HOME": str(home)}
 
 
-def test_demo_then_dev_shows_the_demo_data_with_the_loader_on(tmp_path: Path) -> None:
-    home = tmp_path / "home"
-    env = venv_environment(_clean_environment(home))
-    demo = subprocess.run(
+def _demo(env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
+    """``tgstats demo`` as a user runs it, in its own process."""
+    return subprocess.run(
         [sys.executable, "-m", "tgstats_dagster.cli", "demo"],
         env=env,
         capture_output=True,
         text=True,
         timeout=600,
-        cwd=tmp_path,
+        cwd=cwd,
     )
+
+
+def test_demo_then_dev_shows_the_demo_data_with_the_loader_on(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    env = venv_environment(_clean_environment(home))
+    demo = _demo(env, tmp_path)
     assert demo.returncode == 0, demo.stderr[-3000:]
     yesterday = datetime.now(timezone.utc).date() - timedelta(days=1)
     assert f"..{yesterday}" in demo.stdout  # the demo's window ends yesterday
 
-    again = subprocess.run(
-        [sys.executable, "-m", "tgstats_dagster.cli", "demo"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        cwd=tmp_path,
-    )
+    again = _demo(env, tmp_path)
     assert again.returncode == 0, again.stderr[-3000:]
     assert "unchanged" in again.stdout and "Telegram requests: 0" in again.stdout
 
