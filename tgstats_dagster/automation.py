@@ -1,4 +1,4 @@
-"""The peer sensor, the daily refresh schedule and the follow-up sensor.
+"""The peer sensor, the daily refresh schedule, the changes sensor and the follow-up sensor.
 
 The sensor and the schedule skip with a reason when a flag is off.
 """
@@ -17,12 +17,13 @@ from tgstats_dagster.partitions import (
     range_tags,
     stats_peer_changes,
     stats_peer_partitions,
-    stats_range_tags,
 )
 from tgstats_dagster.runs import (
     FOLLOW_UP_OF_TAG,
     PEERS_JOB,
-    STATS_JOB,
+    SNAPSHOTS_JOB,
+    changes_tags,
+    days_tag,
     failed_peers_of,
     follow_up_tags,
     refresh_window,
@@ -109,14 +110,15 @@ def build_daily_refresh(
 ) -> dg.ScheduleDefinition:
     @dg.schedule(
         name="daily_stats_refresh",
-        job_name=STATS_JOB,
+        job_name=SNAPSHOTS_JOB,
         cron_schedule=cron,
         execution_timezone="UTC",
         default_status=dg.DefaultScheduleStatus.RUNNING,
         description=(
-            "Every day, re-writes the last MTPROTO_STATS_PERIOD_DAYS days of every peer with "
-            "stats rights (Telegram revises recent days): one run, one Telegram connection, one "
-            "stats fetch per peer."
+            "Every day, fetches a snapshot of every peer with stats rights (one run, one "
+            "Telegram connection, one stats fetch per peer) and compares the last "
+            "MTPROTO_STATS_PERIOD_DAYS days with the stored figures (Telegram revises recent "
+            "days); the changes sensor then materializes the days that are new or changed."
         ),
     )
     def daily_stats_refresh(context: dg.ScheduleEvaluationContext):
@@ -133,8 +135,8 @@ def build_daily_refresh(
 def refresh_request(
     settings: Settings, instance: dg.DagsterInstance, today: date
 ) -> dg.RunRequest | dg.SkipReason:
-    """The daily refresh: every stats peer x the last complete ``period_days`` days, one run
-    (the stats peers are one contiguous range by construction)."""
+    """The daily refresh: a snapshots run over every stats peer (one contiguous range by
+    construction), comparing the last complete ``period_days`` days."""
     last_day = today - timedelta(days=1)
     window = refresh_window(settings.start_date, settings.period_days, last_day)
     if window is None:
@@ -147,8 +149,39 @@ def refresh_request(
         )
     first, last = window
     return dg.RunRequest(
-        run_key=f"refresh:{last}", tags=stats_range_tags(peers[0], peers[-1], first, last)
+        run_key=f"refresh:{last}",
+        tags={**range_tags(peers[0], peers[-1]), **days_tag(first, last)},
     )
+
+
+def build_changes_sensor(
+    snapshots_job: dg.JobDefinition, stats_job: dg.JobDefinition
+) -> dg.SensorDefinition:
+    @dg.run_status_sensor(
+        name="telegram_changes_sensor",
+        run_status=dg.DagsterRunStatus.SUCCESS,
+        monitored_jobs=[snapshots_job],
+        request_job=stats_job,
+        minimum_interval_seconds=5,
+        default_status=dg.DefaultSensorStatus.RUNNING,
+        description=(
+            "After a snapshots run, materializes exactly the days whose figures it found new "
+            "or changed (its tag tgstats/changed_days): one daily run per range of days x "
+            "group of neighbouring peers. A run that changed nothing asks for nothing."
+        ),
+    )
+    def telegram_changes_sensor(context: dg.RunStatusSensorContext):
+        run = context.dagster_run
+        order = context.instance.get_dynamic_partitions(STATS_PEER)
+        runs = changes_tags(run.tags, order, run.run_id)
+        if not runs:
+            return dg.SkipReason(f"run {run.run_id} changed no day")
+        return [
+            dg.RunRequest(run_key=f"changes:{run.run_id}:{index}", tags=tags)
+            for index, tags in enumerate(runs)
+        ]
+
+    return telegram_changes_sensor
 
 
 def build_follow_up_sensor(jobs: list[dg.JobDefinition]) -> dg.SensorDefinition:

@@ -47,23 +47,28 @@ def build_definitions(settings: Settings, refresh_cron: str | None = None) -> dg
     from tgstats_dagster.assets import build_assets
     from tgstats_dagster.automation import (
         DAILY_REFRESH_CRON,
+        build_changes_sensor,
         build_daily_refresh,
         build_follow_up_sensor,
         build_peer_sensor,
     )
-    from tgstats_dagster.jobs import peers_job, stats_job
+    from tgstats_dagster.jobs import peers_job, snapshots_job, stats_job
     from tgstats_dagster.partitions import stats_partitions
     from tgstats_dagster.resources import TelegramResource
     from tgstats_dagster.warehouse.io_manager import WarehouseIOManager
 
     check_ready(settings)
     warehouse = warehouse_resource(settings)
-    jobs = [peers_job, stats_job]
+    jobs = [peers_job, snapshots_job, stats_job]
     return dg.Definitions(
         assets=build_assets(stats_partitions(settings.start_date)),
         jobs=jobs,
         schedules=[build_daily_refresh(settings, refresh_cron or DAILY_REFRESH_CRON)],
-        sensors=[build_peer_sensor(settings), build_follow_up_sensor(jobs)],
+        sensors=[
+            build_peer_sensor(settings),
+            build_changes_sensor(snapshots_job, stats_job),
+            build_follow_up_sensor(jobs),
+        ],
         resources={
             "telegram": TelegramResource.from_settings(settings),
             "warehouse": warehouse,

@@ -1,12 +1,12 @@
-"""Asset jobs: the peer entities, and the stats (raw snapshots, daily pivot, each snapshot's
-figures) by peer x day.
+"""Asset jobs: the peer entities; the snapshots (raw stats and each snapshot's figures) by
+stats peer; the daily pivot by stats peer x day.
 
-Both run their steps in the run's own process: a run's fixed cost is paid once, not per step.
+Each runs its steps in the run's own process: a run's fixed cost is paid once, not per step.
 """
 
 import dagster as dg
 
-from tgstats_dagster.runs import PEERS_JOB, STATS_JOB
+from tgstats_dagster.runs import PEERS_JOB, SNAPSHOTS_JOB, STATS_JOB
 
 peers_job = dg.define_asset_job(
     PEERS_JOB,
@@ -14,16 +14,17 @@ peers_job = dg.define_asset_job(
     executor_def=dg.in_process_executor,
     description="Refresh the peer entities (getFullChannel) of the selected peers.",
 )
+snapshots_job = dg.define_asset_job(
+    SNAPSHOTS_JOB,
+    selection=["stats_raw", "stats_figures", "post_interactions", "megagroup_tops"],
+    executor_def=dg.in_process_executor,
+    description="Fetch (or reuse) each stats peer's snapshot and keep its figures, posts' "
+    "interactions and tops; find the days whose figures are new or changed "
+    "(tag tgstats/changed_days), which the daily runs then materialize.",
+)
 stats_job = dg.define_asset_job(
     STATS_JOB,
-    selection=[
-        "stats_raw",
-        "channel_daily",
-        "stats_figures",
-        "post_interactions",
-        "megagroup_tops",
-    ],
+    selection=["channel_daily"],
     executor_def=dg.in_process_executor,
-    description="Store each peer's stats snapshot, pivot its daily series and keep its "
-    "figures, posts' interactions and tops, by peer x day.",
+    description="Pivot each peer's newest snapshot into its daily figures, by peer x day.",
 )

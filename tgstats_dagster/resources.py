@@ -6,12 +6,13 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
-from datetime import timedelta
+from datetime import date, timedelta
 from pathlib import Path
 
 import dagster as dg
 from pydantic import Field, PrivateAttr
 
+from tgstats_dagster.runs import refresh_window
 from tgstats_dagster.settings import Settings
 from tgstats_dagster.telegram.connect import open_client, retry_policy
 from tgstats_dagster.telegram.stats import StatsClient
@@ -64,6 +65,14 @@ class TelegramResource(dg.ConfigurableResource):
         description="TGSTATS_SNAPSHOT_MAX_AGE_HOURS: a stored complete snapshot younger than "
         "this is reused instead of fetched",
     )
+    period_days: int = Field(
+        default=30,
+        description="MTPROTO_STATS_PERIOD_DAYS: the days a snapshots run compares with the "
+        "stored figures when its run names none (Telegram revises recent days)",
+    )
+    start_date: str = Field(
+        default="2026-01-01", description="TGSTATS_START_DATE: the first daily partition"
+    )
 
     _exit_stack: AsyncExitStack | None = PrivateAttr(default=None)
     _client: StatsClient | None = PrivateAttr(default=None)
@@ -87,6 +96,8 @@ class TelegramResource(dg.ConfigurableResource):
             concurrency=settings.concurrency,
             flood_sleep_threshold=settings.flood_sleep_threshold,
             snapshot_max_age_hours=int(settings.snapshot_max_age / timedelta(hours=1)),
+            period_days=settings.period_days,
+            start_date=settings.start_date.isoformat(),
             **secrets,
         )
 
@@ -110,6 +121,11 @@ class TelegramResource(dg.ConfigurableResource):
     @property
     def snapshot_max_age(self) -> timedelta:
         return timedelta(hours=self.snapshot_max_age_hours)
+
+    def refresh_window(self, today: date) -> tuple[date, date] | None:
+        """The days a refresh on ``today`` compares: the last ``period_days`` complete days."""
+        start = date.fromisoformat(self.start_date)
+        return refresh_window(start, self.period_days, today - timedelta(days=1))
 
     @asynccontextmanager
     async def yield_for_execution(

@@ -1,4 +1,12 @@
-"""Runs over many peers: what a run covers, and the follow-up runs after some peers failed.
+"""Runs over many peers: what a run covers, the runs of what changed, and the follow-up runs
+after some peers failed.
+
+A refresh is two kinds of run. The snapshots run (``telegram_snapshots_job``, partitioned by
+stats peer) fetches or reuses each peer's snapshot and compares its daily figures with the
+stored rows: the days that are new or changed are written into the run's tag
+``tgstats/changed_days``. Then the daily runs (``telegram_stats_job``, peer x day) materialize
+exactly those days, one run per rectangle of neighbouring peers x a range of days. A refresh
+that changed nothing ends with the snapshots run, which materializes nothing.
 
 Dagster materializes a run's partitions all together or not at all (one output covers the
 whole range, and its events are written in batches, which is what makes one run for
@@ -31,7 +39,16 @@ from tgstats_dagster.partitions import (
 )
 
 PEERS_JOB = "telegram_peers_job"
+SNAPSHOTS_JOB = "telegram_snapshots_job"
 STATS_JOB = "telegram_stats_job"
+#: Tag of a snapshots run: the days it compares, ``<first>..<last>`` (default: the refresh
+#: window, the last MTPROTO_STATS_PERIOD_DAYS complete days).
+DAYS_TAG = "tgstats/days"
+#: Tag the snapshots run writes: ``{"<first>..<last>": [peers]}``, the days whose figures are
+#: new or changed, each range with the peers it holds for.
+CHANGED_DAYS_TAG = "tgstats/changed_days"
+#: Tag of a daily run: the snapshots run whose changes it materializes.
+CHANGES_OF_TAG = "tgstats/changes_of"
 #: Step failure metadata: peer -> why it failed (each is retried in a run of its own).
 FAILED_PEERS = "failed_peers"
 #: Step failure metadata: the job whose runs follow up.
@@ -90,7 +107,7 @@ def run_scope(
 ) -> RunScope | None:
     """What a run of ``job`` with these tags covers (None when its tags say no partitions);
     ``peers``, when known, are its peers."""
-    order = instance.get_dynamic_partitions(STATS_PEER if job == STATS_JOB else PEER)
+    order = instance.get_dynamic_partitions(PEER if job == PEERS_JOB else STATS_PEER)
     start, end = tags.get(RANGE_START_TAG), tags.get(RANGE_END_TAG)
     if start is None or end is None:
         start = end = tags.get(PARTITION_TAG)
@@ -116,7 +133,7 @@ def follow_up_tags(
 
     Peers no longer partitions (an unknown entry was removed) are left out.
     """
-    order = instance.get_dynamic_partitions(STATS_PEER if scope.job == STATS_JOB else PEER)
+    order = instance.get_dynamic_partitions(PEER if scope.job == PEERS_JOB else STATS_PEER)
     loaded = [peer for peer in scope.peers if peer not in failed and peer in order]
     retried = [peer for peer in scope.peers if peer in failed and peer in order]
     groups = [*contiguous_runs(order, loaded), *([peer] for peer in retried)]
@@ -159,3 +176,64 @@ def refresh_window(start_date: date, period_days: int, last_day: date) -> tuple[
     """The last ``period_days`` complete days up to ``last_day``, not before ``start_date``."""
     first = max(start_date, last_day - timedelta(days=period_days - 1))
     return (first, last_day) if first <= last_day else None
+
+
+def days_of(tags: Mapping[str, str], default: tuple[date, date] | None) -> list[date]:
+    """The days a snapshots run compares: its ``tgstats/days`` tag, else ``default``."""
+    value = tags.get(DAYS_TAG)
+    if value:
+        first, _, last = value.partition("..")
+        span = (date.fromisoformat(first), date.fromisoformat(last or first))
+    elif default is not None:
+        span = default
+    else:
+        return []
+    return [span[0] + timedelta(days=n) for n in range((span[1] - span[0]).days + 1)]
+
+
+def days_tag(first: date, last: date) -> dict[str, str]:
+    return {DAYS_TAG: f"{first.isoformat()}..{last.isoformat()}"}
+
+
+def changed_days_tag(changed: Mapping[str, Sequence[date]]) -> dict[str, str]:
+    """``{peer: days}`` -> the tag of a snapshots run: each contiguous range of days with the
+    peers it holds for (a few bytes a peer, whatever the fleet's size)."""
+    by_range: dict[str, list[str]] = {}
+    for peer, days in changed.items():
+        for first, last in day_spans(days):
+            by_range.setdefault(f"{first.isoformat()}..{last.isoformat()}", []).append(peer)
+    return {CHANGED_DAYS_TAG: json.dumps(by_range, sort_keys=True, separators=(",", ":"))}
+
+
+def changed_days(tags: Mapping[str, str]) -> dict[tuple[date, date], list[str]]:
+    """What a snapshots run's tag says changed: ``{(first, last): [peers]}``."""
+    spans: dict[tuple[date, date], list[str]] = {}
+    for span, peers in json.loads(tags.get(CHANGED_DAYS_TAG, "{}")).items():
+        first, _, last = span.partition("..")
+        spans[(date.fromisoformat(first), date.fromisoformat(last))] = list(peers)
+    return spans
+
+
+def changes_tags(
+    tags: Mapping[str, str], order: Sequence[str], run_id: str
+) -> list[dict[str, str]]:
+    """The daily runs that materialize what a snapshots run found changed: one per range of
+    days x group of neighbouring peers, so exactly the changed partitions are materialized."""
+    runs = []
+    for (first, last), peers in sorted(changed_days(tags).items()):
+        for group in contiguous_runs(order, peers):
+            runs.append(
+                {**stats_range_tags(group[0], group[-1], first, last), CHANGES_OF_TAG: run_id}
+            )
+    return runs
+
+
+def day_spans(days: Sequence[date]) -> list[tuple[date, date]]:
+    """Days -> their contiguous ranges, in order."""
+    spans: list[list[date]] = []
+    for day in sorted(set(days)):
+        if spans and (day - spans[-1][1]).days == 1:
+            spans[-1][1] = day
+        else:
+            spans.append([day, day])
+    return [(a, b) for a, b in spans]

@@ -4,12 +4,18 @@ from __future__ import annotations
 
 import dagster as dg
 
+from tgstats_dagster.assets.daily import build_daily_assets
 from tgstats_dagster.assets.figures import build_figures_assets
 from tgstats_dagster.assets.peers import telegram_peers
-from tgstats_dagster.assets.stats import build_stats_assets
+from tgstats_dagster.assets.snapshots import telegram_snapshots
 
 
 def build_assets(partitions: dg.MultiPartitionsDefinition) -> list[dg.AssetsDefinition]:
-    """The peer entity; partitioned by ``partitions``, the raw snapshots, the daily pivot and
-    each snapshot's figures."""
-    return [telegram_peers, build_stats_assets(partitions), build_figures_assets(partitions)]
+    """The peer entity; by stats peer, the raw snapshots and each snapshot's figures; by
+    ``partitions`` (stats peer x day), the daily pivot."""
+    return [
+        telegram_peers,
+        telegram_snapshots,
+        build_figures_assets(),
+        build_daily_assets(partitions),
+    ]

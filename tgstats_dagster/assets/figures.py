@@ -1,13 +1,13 @@
 """Each snapshot's figures beyond its graphs: the headline figures with the previous period,
 the interactions of the most recent posts and stories, and a supergroup's tops.
 
-One step, downstream of ``stats_raw`` in the same run and with the same peer x day
-partitions: it reads which snapshot each partition holds (the ``stats_raw`` input), and hands
-the IO manager the rows of those snapshots, written once per snapshot (a re-run adds nothing,
-a new snapshot adds its rows, so the history builds up like ``stats_raw``). A stored snapshot
-of the same channels that has no rows yet (its run ended before this step) is written too.
-A partition's materialization describes the snapshot its day holds: for example the
-followers or members, and the change against the previous period.
+One step, downstream of ``stats_raw`` in the same run and with the same stats peer
+partitions, without Telegram: it hands the IO manager the rows of each peer's newest stored
+snapshot, written once per snapshot (a re-run adds nothing, a new snapshot adds its rows, so
+the history builds up like ``stats_raw``), and it runs only when ``stats_raw`` recorded a new
+snapshot. A stored snapshot of the same channels that has no rows yet (its run ended before
+this step) is written too. A partition's materialization describes its peer's snapshot: for
+example the followers or members, and the change against the previous period.
 """
 
 from collections.abc import Iterable, Iterator, Mapping
@@ -19,8 +19,9 @@ import dagster as dg
 import pandas as pd
 
 from tgstats_dagster.assets.common import GROUP, add_partition_metadata
-from tgstats_dagster.assets.stats import NOT_NEGATIVE, STATS_RAW
-from tgstats_dagster.partitions import PeerDay
+from tgstats_dagster.assets.daily import NOT_NEGATIVE
+from tgstats_dagster.assets.snapshots import STATS_RAW
+from tgstats_dagster.partitions import stats_peer_partitions
 from tgstats_dagster.resources import WarehouseResource
 from tgstats_dagster.telegram.figures import (
     AUDIENCE,
@@ -61,10 +62,10 @@ def _not_negative(asset: dg.AssetKey, what: str) -> dg.AssetCheckSpec:
     )
 
 
-def build_figures_assets(partitions: dg.MultiPartitionsDefinition) -> dg.AssetsDefinition:
+def build_figures_assets() -> dg.AssetsDefinition:
     @dg.multi_asset(
         name="snapshot_figures",
-        ins={"stats_raw": dg.AssetIn(STATS_RAW)},
+        deps=[STATS_RAW],
         outs={
             "stats_figures": _out(
                 "stats_figures",
@@ -88,7 +89,7 @@ def build_figures_assets(partitions: dg.MultiPartitionsDefinition) -> dg.AssetsD
                 "`megagroup_tops`.",
             ),
         },
-        partitions_def=partitions,
+        partitions_def=stats_peer_partitions,
         backfill_policy=dg.BackfillPolicy.single_run(),
         check_specs=[
             dg.AssetCheckSpec(
@@ -103,12 +104,10 @@ def build_figures_assets(partitions: dg.MultiPartitionsDefinition) -> dg.AssetsD
             _not_negative(MEGAGROUP_TOPS, "top's count"),
         ],
     )
-    def snapshot_figures(
-        context: dg.AssetExecutionContext, warehouse: WarehouseResource, stats_raw: pd.DataFrame
-    ):
-        held = _held_snapshots(context.partition_keys, stats_raw)
-        known = warehouse.peers.known(sorted({PeerDay.of(key).peer for key in held}))
+    def snapshot_figures(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
+        known = warehouse.peers.known(list(context.partition_keys))
         kinds = {int(row["channel_id"]): str(row["kind"]) for row in known.values()}
+        held = _held_snapshots(context.partition_keys, known, warehouse)
         snapshots = set(held.values())
         sources = warehouse.snapshots.figure_sources(snapshots)
         parsed = {(h.channel_id, h.fetched_at): _parse(h) for h in sources}
@@ -166,26 +165,26 @@ def _parse(head: SnapshotHead) -> _Parsed:
     return parsed
 
 
-def _held_snapshots(partition_keys: Iterable[str], stats_raw: pd.DataFrame) -> dict[str, _Snapshot]:
-    """Partition key -> the snapshot its day holds; fails naming the partitions that have
-    none (their ``stats_raw`` is not materialized)."""
+def _held_snapshots(
+    peers: Iterable[str], known: Mapping[str, Mapping[str, Any]], warehouse: WarehouseResource
+) -> dict[str, _Snapshot]:
+    """Peer -> its newest stored snapshot; fails naming the peers that have none (their
+    ``stats_raw`` is not materialized)."""
+    channels = {peer: int(row["channel_id"]) for peer, row in known.items()}
+    newest = warehouse.snapshots.newest(list(channels.values()))
     held = {
-        str(PeerDay(peer, pd.Timestamp(day).date()).key): (
-            int(channel_id),
-            pd.Timestamp(fetched_at).to_pydatetime(),
-        )
-        for peer, day, channel_id, fetched_at in stats_raw[
-            ["peer_key", "day", "channel_id", "fetched_at"]
-        ].itertuples(index=False)
+        peer: (channel_id, newest[channel_id])
+        for peer, channel_id in channels.items()
+        if channel_id in newest
     }
-    lacking = [key for key in partition_keys if key not in held]
+    lacking = [peer for peer in peers if peer not in held]
     if lacking:
         raise dg.Failure(
-            description=f"{len(lacking)} partition(s) hold no snapshot (such as "
+            description=f"{len(lacking)} peer(s) have no stored snapshot (such as "
             f"{', '.join(lacking[:5])}): materialize stats_raw for them first",
             allow_retries=False,
         )
-    return {key: held[key] for key in partition_keys}
+    return held
 
 
 def _frame(table: str, snapshots: Iterable[_Parsed]) -> pd.DataFrame:

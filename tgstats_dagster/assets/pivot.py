@@ -9,6 +9,7 @@ from datetime import date
 
 import pandas as pd
 
+from tgstats_dagster.runs import day_spans
 from tgstats_dagster.telegram.graphs import GraphFormatError, daily_points, parse_graph
 from tgstats_dagster.warehouse.snapshots import StoredSnapshot
 
@@ -77,10 +78,4 @@ def pivot_snapshot(peer: str, snapshot: StoredSnapshot, days: list[date]) -> Pee
 
 def day_ranges(days: list[date]) -> str:
     """[1, 2, 3, 5] as days -> '2026-01-01..2026-01-03, 2026-01-05'."""
-    spans: list[list[date]] = []
-    for day in sorted(days):
-        if spans and (day - spans[-1][1]).days == 1:
-            spans[-1][1] = day
-        else:
-            spans.append([day, day])
-    return ", ".join(a.isoformat() if a == b else f"{a}..{b}" for a, b in spans)
+    return ", ".join(a.isoformat() if a == b else f"{a}..{b}" for a, b in day_spans(days))

@@ -59,7 +59,7 @@ def _cmd_backfill(args: argparse.Namespace) -> int:
     check_days(settings, args.start, args.end)
     if not peers:
         raise ConfigError("no peers: pass --peers or set MTPROTO_STATS_PEERS")
-    return _load(settings, peers, args.start, args.end, (check_telegram, check_database))
+    return _load(settings, peers, args.start, args.end, (check_telegram, check_database), False)
 
 
 def _cmd_refresh(args: argparse.Namespace) -> int:
@@ -71,10 +71,10 @@ def _cmd_refresh(args: argparse.Namespace) -> int:
     window = refresh_window(settings.start_date, settings.period_days, yesterday)
     if window is None:
         raise ConfigError(f"no complete day since TGSTATS_START_DATE {settings.start_date}")
-    return _load(settings, None, *window, (check_telegram, check_database))
+    return _load(settings, None, *window, (check_telegram, check_database), True)
 
 
-def _load(settings, peers, first, last, checks) -> int:
+def _load(settings, peers, first, last, checks, only_changed: bool) -> int:
     from tgstats_dagster.cli.instance import open_instance
     from tgstats_dagster.cli.load import load, print_summary
     from tgstats_dagster.cli.runner import cancel_own_runs
@@ -92,7 +92,7 @@ def _load(settings, peers, first, last, checks) -> int:
         if not peers:
             raise ConfigError("no peers: set MTPROTO_STATS_PEERS")
     try:
-        result = load(settings, instance, peers, first, last)
+        result = load(settings, instance, peers, first, last, only_changed=only_changed)
     except KeyboardInterrupt:
         canceled = cancel_own_runs(instance)
         print(f"\ntgstats: stopped; {len(canceled)} run(s) canceled", file=sys.stderr)

@@ -1,10 +1,12 @@
 """``tgstats backfill`` and ``tgstats refresh``: peers x days through real Dagster runs.
 
 As few runs as the partitions allow: one run for the entities of the peers not stored yet,
-then one run for the stats of every requested peer with stats rights (they are neighbours in
-the ``stats_peer`` partitions unless some were added in between). A run that fails for some
-peers is followed up (see :mod:`tgstats_dagster.runs`). Each peer ends loaded, reused,
-unchanged, skipped (no stats rights), incomplete or failed, and says why.
+one snapshots run for every requested peer with stats rights (they are neighbours in the
+``stats_peer`` partitions unless some were added in between), then the daily runs: a
+backfill materializes every day it asks for; a refresh only the days the snapshots run found
+new or changed (none when nothing changed). A run that fails for some peers is followed up
+(see :mod:`tgstats_dagster.runs`). Each peer ends loaded, reused, unchanged, skipped (no
+stats rights), incomplete or failed, and says why.
 """
 
 from __future__ import annotations
@@ -31,7 +33,14 @@ from tgstats_dagster.partitions import (
     stats_range_tags,
     sync_stats_peers,
 )
-from tgstats_dagster.runs import PEERS_JOB, STATS_JOB
+from tgstats_dagster.runs import (
+    PEERS_JOB,
+    SNAPSHOTS_JOB,
+    STATS_JOB,
+    changed_days,
+    changes_tags,
+    days_tag,
+)
 from tgstats_dagster.settings import Settings
 
 #: Statuses a command exits 0 on.
@@ -72,8 +81,14 @@ def load(
     first: date,
     last: date,
     out: TextIO = sys.stdout,
+    *,
+    only_changed: bool = False,
 ) -> LoadResult:
-    """Materialize ``peers`` x ``first..last`` through Dagster; report each peer."""
+    """Materialize ``peers`` x ``first..last`` through Dagster; report each peer.
+
+    ``only_changed`` (the refresh): materialize the days whose figures are new or changed,
+    not every day of ``first..last``.
+    """
     started = datetime.now(timezone.utc)
     clock = time.monotonic()
     defs = build_definitions(settings)
@@ -113,17 +128,28 @@ def load(
 
     days = (last - first).days + 1
     if loadable:
-        print(f"stats of {len(loadable)} peer(s) x {days} day(s)", file=out, flush=True)
-        job = defs.resolve_job_def(STATS_JOB)
+        what = "checked" if only_changed else "loaded"
+        print(f"snapshots of {len(loadable)} peer(s), {days} day(s) {what}", file=out, flush=True)
+        snapshots_job = defs.resolve_job_def(SNAPSHOTS_JOB)
         order = instance.get_dynamic_partitions(STATS_PEER)
+        snapshot_runs: list[RunOutcome] = []
         for group in contiguous_runs(order, loadable):
-            tags = stats_range_tags(group[0], group[-1], first, last)
-            runs += _with_failures(run_with_follow_ups(job, instance, tags, out), failures)
+            tags = {**range_tags(group[0], group[-1]), **days_tag(first, last)}
+            snapshot_runs += run_with_follow_ups(snapshots_job, instance, tags, out)
+        runs += _with_failures(snapshot_runs, failures)
+        daily = _daily_runs(instance, snapshot_runs, loadable, failures, first, last, only_changed)
+        if daily:
+            job = defs.resolve_job_def(STATS_JOB)
+            for tags in daily:
+                runs += _with_failures(run_with_follow_ups(job, instance, tags, out), failures)
+        elif only_changed:
+            print(f"{len(loadable)} peer(s) checked, nothing changed", file=out, flush=True)
     for peer in loadable:
         if peer in failures:
             reports[peer] = PeerReport(peer, "failed", failures[peer])
         else:
-            reports[peer] = _stats_report(warehouse.engine, peer, first, last, started)
+            channel_id = int(stored[peer]["channel_id"])
+            reports[peer] = _stats_report(warehouse.engine, peer, channel_id, first, last, started)
     result = LoadResult([reports[peer] for peer in peers], runs)
     print(
         f"{len(runs)} run(s), {result.requests.total()} Telegram request(s), "
@@ -132,6 +158,32 @@ def load(
         flush=True,
     )
     return result
+
+
+def _daily_runs(
+    instance: dg.DagsterInstance,
+    snapshot_runs: Sequence[RunOutcome],
+    loadable: Sequence[str],
+    failures: dict[str, str],
+    first: date,
+    last: date,
+    only_changed: bool,
+) -> list[dict[str, str]]:
+    """The tags of the daily runs after the snapshots runs: every loaded peer x every day
+    (a backfill), or the days each successful snapshots run found changed (a refresh)."""
+    order = instance.get_dynamic_partitions(STATS_PEER)
+    if not only_changed:
+        loaded = [peer for peer in loadable if peer not in failures]
+        return [
+            stats_range_tags(group[0], group[-1], first, last)
+            for group in contiguous_runs(order, loaded)
+        ]
+    daily: list[dict[str, str]] = []
+    for outcome in snapshot_runs:
+        run = instance.get_run_by_id(outcome.run_id)
+        if outcome.success and run is not None and changed_days(run.tags):
+            daily += changes_tags(run.tags, order, outcome.run_id)
+    return daily
 
 
 def _with_failures(outcomes: list[RunOutcome], failures: dict[str, str]) -> list[RunOutcome]:
@@ -145,27 +197,24 @@ def _with_failures(outcomes: list[RunOutcome], failures: dict[str, str]) -> list
     return outcomes
 
 
-def _stats_report(engine, peer: str, first: date, last: date, started: datetime) -> PeerReport:
+def _stats_report(
+    engine, peer: str, channel_id: int, first: date, last: date, started: datetime
+) -> PeerReport:
     with engine.connect() as conn:
         covered, rows, changed = conn.execute(
             text(
-                "SELECT count(DISTINCT d.day), count(*), "
-                "count(*) FILTER (WHERE d.updated_at >= :started) "
-                "FROM channel_daily d JOIN stats_raw_days r "
-                "ON r.peer_key = :peer AND r.day = d.day AND r.channel_id = d.channel_id "
-                "WHERE r.day BETWEEN :first AND :last"
+                "SELECT count(DISTINCT day), count(*), "
+                "count(*) FILTER (WHERE updated_at >= :started) "
+                "FROM channel_daily WHERE channel_id = :channel AND day BETWEEN :first AND :last"
             ),
-            {"peer": peer, "first": first, "last": last, "started": started},
+            {"channel": channel_id, "first": first, "last": last, "started": started},
         ).one()
         snapshot = conn.execute(
             text(
-                "SELECT s.fetched_at, s.complete, s.missing_graphs FROM stats_raw_days r "
-                "JOIN stats_snapshots s ON s.channel_id = r.channel_id "
-                "AND s.fetched_at = r.fetched_at "
-                "WHERE r.peer_key = :peer AND r.day BETWEEN :first AND :last "
-                "ORDER BY s.fetched_at DESC LIMIT 1"
+                "SELECT fetched_at, complete, missing_graphs FROM stats_snapshots "
+                "WHERE channel_id = :channel ORDER BY fetched_at DESC LIMIT 1"
             ),
-            {"peer": peer, "first": first, "last": last},
+            {"channel": channel_id},
         ).one_or_none()
     days = (last - first).days + 1
     detail = f"{covered} of {days} day(s) with figures"

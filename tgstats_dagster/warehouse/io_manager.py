@@ -33,7 +33,6 @@ BATCH_ROWS = 50_000
 #: asset name -> the table its output is written to.
 ASSET_TABLES = {
     "telegram_peers": "telegram_peers",
-    "stats_raw": "stats_raw_days",
     "channel_daily": "channel_daily",
     "stats_figures": "stats_figures",
     "post_interactions": "post_interactions",
@@ -136,8 +135,8 @@ def _check_within(frame: pd.DataFrame, keys: list[str] | None, table: str) -> No
 
 
 class WarehouseIOManager(dg.ConfigurableIOManager):
-    """Stores telegram_peers, stats_raw (which snapshot each day holds) and channel_daily
-    in the warehouse, idempotently; loads them back as DataFrames for downstream assets."""
+    """Stores the assets' tables in the warehouse, idempotently; loads them back as
+    DataFrames for downstream assets."""
 
     warehouse: WarehouseResource
 
@@ -164,23 +163,22 @@ class WarehouseIOManager(dg.ConfigurableIOManager):
 
     def load_input(self, context: dg.InputContext) -> pd.DataFrame:
         """The rows of the input's partitions: a peer's entity; a peer x day's rows; for a
-        snapshot's figures, the rows of the snapshots those peer x days hold."""
-        table = _table_of(context.asset_key)
+        snapshot's figures (by stats peer), the rows of every stored snapshot of those peers."""
+        table = TABLES[_table_of(context.asset_key)]
         keys = list(context.asset_partition_keys) if context.has_asset_partitions else None
         with self._engine().connect() as connection:
             if keys is None:
-                return _select(connection, TABLES[table])
-            if table == "telegram_peers":
-                return _select(connection, TABLES[table], TABLES[table].c.peer_key.in_(keys))
-            if "day" in TABLES[table].c:
-                return _rows_of_days(connection, TABLES[table], _partition_pairs(keys))
-            held = _rows_of_days(connection, TABLES["stats_raw_days"], _partition_pairs(keys))
-            pairs = zip(held.channel_id, held.fetched_at, strict=True)
-            snapshots = sorted({(int(c), pd.Timestamp(t).to_pydatetime()) for c, t in pairs})
-            if not snapshots:
-                return _select(connection, TABLES[table], sa.false())
-            columns = sa.tuple_(TABLES[table].c.channel_id, TABLES[table].c.fetched_at)
-            return _select(connection, TABLES[table], columns.in_(snapshots))
+                return _select(connection, table)
+            if "day" in table.c:
+                return _rows_of_days(connection, table, _partition_pairs(keys))
+            if "peer_key" in table.c:
+                return _select(connection, table, table.c.peer_key.in_(keys))
+            snapshots = TABLES["stats_snapshots"]
+            of_peers = sa.select(snapshots.c.channel_id, snapshots.c.fetched_at).where(
+                snapshots.c.peer_key.in_(keys)
+            )
+            columns = sa.tuple_(table.c.channel_id, table.c.fetched_at)
+            return _select(connection, table, columns.in_(of_peers))
 
 
 def _select(

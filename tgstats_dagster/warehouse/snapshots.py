@@ -141,6 +141,16 @@ class SnapshotStore:
             ).scalar()
         return None if fetched_at is None else self.get(channel_id, fetched_at)
 
+    def newest(self, channel_ids: Collection[int]) -> dict[int, datetime]:
+        """The fetch time of each channel's newest stored snapshot, complete or not."""
+        with self._engine.connect() as connection:
+            rows = connection.exec_driver_sql(
+                "SELECT channel_id, max(fetched_at) FROM stats_snapshots"
+                " WHERE channel_id = ANY(%s) GROUP BY channel_id",
+                (list(channel_ids),),
+            ).all()
+        return {channel_id: fetched_at.astimezone(timezone.utc) for channel_id, fetched_at in rows}
+
     def figure_sources(self, held: Collection[tuple[int, datetime]]) -> list[SnapshotHead]:
         """The ``held`` snapshots (channel id, fetch time), and every other stored snapshot
         of their channels that has no ``stats_figures`` rows yet (a run that ended before

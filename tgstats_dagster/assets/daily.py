@@ -1,0 +1,188 @@
+"""The daily pivot: one row per (channel, day, metric), partitioned by stats peer x day.
+
+One step for every partition of its run, whatever the number of peers, without Telegram:
+each peer's newest stored snapshot (``stats_raw``) is read back and parsed once, and its
+rows for the run's days stream to the warehouse IO manager, one peer in memory at a time.
+A refresh materializes only the days its snapshots changed (see
+:mod:`tgstats_dagster.runs`); a backfill every day it asks for. Figures on a partition's
+materialization describe that peer and that day, and name the snapshot its rows come from.
+"""
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+
+import dagster as dg
+import pandas as pd
+
+from tgstats_dagster.assets.common import GROUP, add_partition_metadata
+from tgstats_dagster.assets.pivot import PeerPivot, day_ranges, pivot_snapshot
+from tgstats_dagster.assets.snapshots import STATS_RAW
+from tgstats_dagster.partitions import PEER, PeerDay, days_by_peer
+from tgstats_dagster.resources import WarehouseResource
+from tgstats_dagster.runs import STATS_JOB, peers_failed
+from tgstats_dagster.telegram.figures import AUDIENCE
+from tgstats_dagster.warehouse.io_manager import table_metadata
+
+CHANNEL_DAILY = dg.AssetKey("channel_daily")
+COVERS_DAYS = "covers_requested_days"
+NOT_NEGATIVE = "counts_not_negative"
+
+
+def build_daily_assets(partitions: dg.MultiPartitionsDefinition) -> dg.AssetsDefinition:
+    @dg.asset(
+        key=CHANNEL_DAILY,
+        group_name=GROUP,
+        kinds={"postgres", "pandas"},
+        metadata=table_metadata("channel_daily"),
+        description=(
+            "One row per (channel, day, metric) with the value of every daily series at that "
+            "day, from the peer's newest snapshot; metric names are "
+            "`<graph without _graph>.<series key>`. Inserted or updated in place, never "
+            "duplicated; an unchanged value is not rewritten. A refresh materializes the days "
+            "that are new or changed. Table `channel_daily`."
+        ),
+        # The daily refresh runs every day: a pivot older than a day and a bit is stale.
+        freshness_policy=dg.FreshnessPolicy.time_window(fail_window=timedelta(hours=26)),
+        deps=[
+            dg.AssetDep(
+                STATS_RAW,
+                partition_mapping=dg.MultiToSingleDimensionPartitionMapping(
+                    partition_dimension_name=PEER
+                ),
+            )
+        ],
+        partitions_def=partitions,
+        backfill_policy=dg.BackfillPolicy.single_run(),
+        check_specs=[
+            dg.AssetCheckSpec(
+                COVERS_DAYS,
+                asset=CHANNEL_DAILY,
+                description="Every requested day has figures, or the day lies outside the "
+                "window Telegram served (then it says which days).",
+            ),
+            dg.AssetCheckSpec(
+                NOT_NEGATIVE,
+                asset=CHANNEL_DAILY,
+                description="No figure is negative: every daily series is a count.",
+            ),
+        ],
+    )
+    def channel_daily(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
+        wanted = days_by_peer(context.partition_keys)
+        snapshots, lacking = _newest_snapshots(warehouse, wanted)
+        if lacking:
+            raise peers_failed(STATS_JOB, list(wanted), lacking, len(snapshots))
+        tally = _Tally(kinds=_kinds(warehouse, wanted))
+        yield dg.Output(_daily_rows(context, warehouse, wanted, snapshots, tally))
+        yield from tally.checks(sum(len(d) for d in wanted.values()))
+
+    return channel_daily
+
+
+def _newest_snapshots(
+    warehouse: WarehouseResource, wanted: Mapping[str, list[date]]
+) -> tuple[dict[str, tuple[int, datetime]], dict[str, str]]:
+    """Each peer's newest stored snapshot (channel id, fetch time); the peers without one,
+    and why."""
+    channels = {
+        peer: int(row["channel_id"]) for peer, row in warehouse.peers.known(list(wanted)).items()
+    }
+    newest = warehouse.snapshots.newest(list(channels.values()))
+    snapshots: dict[str, tuple[int, datetime]] = {}
+    lacking: dict[str, str] = {}
+    for peer in wanted:
+        channel_id = channels.get(peer)
+        if channel_id is None or channel_id not in newest:
+            lacking[peer] = "no stored snapshot: materialize stats_raw for it first"
+        else:
+            snapshots[peer] = (channel_id, newest[channel_id])
+    return snapshots, lacking
+
+
+def _kinds(warehouse: WarehouseResource, wanted: Mapping[str, list[date]]) -> dict[str, str]:
+    return {key: row["kind"] for key, row in warehouse.peers.known(list(wanted)).items()}
+
+
+def _key(peer: str, day: date) -> str:
+    return str(PeerDay(peer, day).key)
+
+
+@dataclass
+class _Tally:
+    """What the pivot met, for the checks (filled while the rows stream out)."""
+
+    kinds: dict[str, str]
+    outside_window: dict[str, list[date]] = field(default_factory=dict)
+    negative: list[str] = field(default_factory=list)
+
+    def add(self, pivot: PeerPivot) -> None:
+        if pivot.outside_window:
+            self.outside_window[pivot.peer] = pivot.outside_window
+        self.negative.extend(f"{pivot.peer} {n}" for n in pivot.negative[:5])
+
+    def checks(self, days_requested: int) -> Iterator[dg.AssetCheckResult]:
+        yield dg.AssetCheckResult(
+            check_name=COVERS_DAYS,
+            asset_key=CHANNEL_DAILY,
+            passed=not self.outside_window,
+            severity=dg.AssetCheckSeverity.WARN,
+            description=(
+                "every requested day has figures"
+                if not self.outside_window
+                else "some days lie outside the window Telegram served: they have no rows"
+            ),
+            metadata={
+                "outside_window": dg.MetadataValue.json(
+                    {peer: day_ranges(days) for peer, days in self.outside_window.items()}
+                ),
+                "days_requested": days_requested,
+            },
+        )
+        yield dg.AssetCheckResult(
+            check_name=NOT_NEGATIVE,
+            asset_key=CHANNEL_DAILY,
+            passed=not self.negative,
+            severity=dg.AssetCheckSeverity.ERROR,
+            metadata={"examples": dg.MetadataValue.json(self.negative[:20])},
+        )
+
+
+def _daily_rows(
+    context: dg.AssetExecutionContext,
+    warehouse: WarehouseResource,
+    wanted: Mapping[str, list[date]],
+    snapshots: Mapping[str, tuple[int, datetime]],
+    tally: _Tally,
+) -> Iterator[pd.DataFrame]:
+    """Each peer's ``channel_daily`` rows, one peer at a time, as the IO manager writes them.
+
+    Reading the stored snapshot back keeps one peer in memory; each partition's figures (its
+    rows, the audience that day, the snapshot its rows come from) go on its own
+    materialization.
+    """
+    for peer, days in wanted.items():
+        snapshot = warehouse.snapshots.get(*snapshots[peer])
+        pivot = pivot_snapshot(peer, snapshot, days)
+        tally.add(pivot)
+        audience = AUDIENCE.get(tally.kinds.get(peer, ""), "followers")
+        outside = set(pivot.outside_window)
+        fetched_at = snapshot.fetched_at.isoformat()
+        about_partitions: dict[str, dict[str, object]] = {}
+        for day in days:
+            about: dict[str, object] = {
+                "dagster/partition_row_count": pivot.rows_by_day[day],
+                "snapshot_fetched_at": fetched_at,
+            }
+            if day in pivot.audience_by_day:
+                about[audience] = pivot.audience_by_day[day]
+            if day in outside:
+                about["outside_window"] = True
+            about_partitions[_key(peer, day)] = about
+        add_partition_metadata(context, CHANNEL_DAILY, about_partitions)
+        if pivot.outside_window:
+            context.log.warning(
+                f"{peer}: {len(pivot.outside_window)} day(s) outside the window of the snapshot "
+                f"({day_ranges(pivot.outside_window)}): zero rows for them"
+            )
+        yield pivot.frame

@@ -1,0 +1,232 @@
+"""The raw snapshot of each stats peer, and what it changes.
+
+One step over every stats peer of its run: it gets each peer's snapshot (a stored complete
+one younger than TGSTATS_SNAPSHOT_MAX_AGE_HOURS is reused, else it is fetched
+``MTPROTO_STATS_CONCURRENCY`` at a time over the run's one Telegram connection and stored as
+it arrives), then compares each snapshot's daily figures with the stored rows over the
+run's days (``tgstats/days``, default the refresh window). The days that are new or changed
+go into the run's tag ``tgstats/changed_days``, and the daily runs materialize exactly them
+(see :mod:`tgstats_dagster.runs`).
+
+``stats_raw`` is partitioned by peer: a partition's materialization is a snapshot (its fetch
+time, window and graphs), written once per snapshot. A run whose snapshots were all reused
+materializes nothing: it looked and found nothing new, and says so in its log.
+"""
+
+import asyncio
+from collections.abc import Iterator, Mapping
+from datetime import date, datetime, timezone
+
+import dagster as dg
+
+from tgstats_dagster.assets.collect import Collected, SnapshotRef, collect_snapshots
+from tgstats_dagster.assets.common import (
+    GROUP,
+    TELEGRAM_POOL,
+    add_partition_metadata,
+    peer_info,
+    peer_rights,
+    record_requests,
+    refuse_when_off,
+)
+from tgstats_dagster.assets.pivot import day_ranges, pivot_snapshot
+from tgstats_dagster.partitions import stats_peer_partitions, sync_stats_peers
+from tgstats_dagster.resources import TelegramResource, WarehouseResource
+from tgstats_dagster.runs import (
+    SNAPSHOTS_JOB,
+    changed_days_tag,
+    days_of,
+    peers_failed,
+)
+from tgstats_dagster.warehouse import daily
+
+STATS_RAW = dg.AssetKey("stats_raw")
+SNAPSHOT_COMPLETE = "snapshot_complete"
+GRAPHS_PARSED = "graphs_parsed"
+
+
+@dg.multi_asset(
+    name="telegram_snapshots",
+    outs={
+        "stats_raw": dg.AssetOut(
+            key=STATS_RAW,
+            group_name=GROUP,
+            kinds={"telegram", "postgres"},
+            is_required=False,
+            description=(
+                "Each stats peer's newest snapshot (stats.getBroadcastStats / "
+                "getMegagroupStats): every graph exactly as Telegram sent it (inline, "
+                "async-loaded on the stats DC, the error text, or missing and why), the fetch "
+                "time, the window and the scalar figures. One materialization per snapshot: a "
+                "complete snapshot younger than TGSTATS_SNAPSHOT_MAX_AGE_HOURS is reused and "
+                "materializes nothing. Tables `stats_snapshots`, `stats_raw` (written once, as "
+                "soon as fetched)."
+            ),
+        ),
+    },
+    # Each stats peer reads its entity; the stats peers are a subset of the peers, which
+    # Dagster's partition mappings cannot express, so the edge is shown as is.
+    deps=[dg.AssetDep("telegram_peers", partition_mapping=dg.AllPartitionMapping())],
+    partitions_def=stats_peer_partitions,
+    # A run that found no new snapshot yields nothing: its output and checks are optional.
+    can_subset=True,
+    pool=TELEGRAM_POOL,
+    backfill_policy=dg.BackfillPolicy.single_run(),
+    check_specs=[
+        dg.AssetCheckSpec(
+            SNAPSHOT_COMPLETE,
+            asset=STATS_RAW,
+            description="Every graph of each snapshot was loaded, or Telegram answered it "
+            "with a StatsGraphError; fails naming the graphs that are missing.",
+        ),
+        dg.AssetCheckSpec(
+            GRAPHS_PARSED,
+            asset=STATS_RAW,
+            description="Every graph payload parses (the others still load).",
+        ),
+    ],
+)
+async def telegram_snapshots(
+    context: dg.AssetExecutionContext,
+    telegram: TelegramResource,
+    warehouse: WarehouseResource,
+):
+    refuse_when_off(telegram.disabled_reason)
+    peers = list(context.partition_keys)
+    try:
+        collected = await _collect(context, telegram, warehouse, peers)
+    finally:
+        record_requests(context, telegram.requests)
+    if collected.no_rights:
+        _drop_peers_without_rights(context, warehouse, collected.no_rights)
+    if collected.flood is not None and set(collected.failed) <= collected.flooded:
+        seconds = collected.flood.seconds
+        context.log.warning(
+            f"Telegram asks to wait {seconds} s ({collected.flood}); the stored snapshots "
+            f"are kept and this step is retried in {seconds} s"
+        )
+        raise dg.RetryRequested(max_retries=3, seconds_to_wait=seconds) from collected.flood
+    not_loaded = {**collected.failed, **collected.no_rights}
+    if not_loaded:
+        raise peers_failed(SNAPSHOTS_JOB, peers, not_loaded, len(collected.snapshots))
+
+    days = days_of(context.run.tags, telegram.refresh_window(datetime.now(timezone.utc).date()))
+    unparsed: dict[str, str] = {}
+    changed = await asyncio.to_thread(_changed_days, warehouse, collected.snapshots, days, unparsed)
+    context.instance.add_run_tags(context.run.run_id, changed_days_tag(changed))
+    new = [peer for peer, ref in collected.snapshots.items() if not ref.reused]
+    span = day_ranges(days) if days else "no day"
+    changed_count = sum(len(d) for d in changed.values())
+    if not new and not changed:
+        context.log.info(f"{len(peers)} peer(s) checked ({span}): nothing changed")
+        return
+    context.log.info(
+        f"{len(peers)} peer(s) checked ({span}): {len(new)} new snapshot(s), "
+        f"{changed_count} new or changed day(s) of {len(changed)} peer(s)"
+    )
+    if not new:
+        # Nothing new to record of the snapshots themselves: the daily runs record the days.
+        return
+    add_partition_metadata(context, STATS_RAW, _about(collected.snapshots, changed))
+    yield dg.MaterializeResult(asset_key=STATS_RAW)
+    for check in _checks(collected.snapshots, unparsed):
+        yield check
+
+
+async def _collect(
+    context: dg.AssetExecutionContext,
+    telegram: TelegramResource,
+    warehouse: WarehouseResource,
+    wanted: list[str],
+) -> Collected:
+    known = warehouse.peers.known(wanted)
+    peers = {key: peer_info(key, known[key]) for key in wanted if key in known}
+    collected = await collect_snapshots(
+        peers, warehouse.snapshots, telegram.stats, telegram.snapshot_max_age, context.log
+    )
+    collected.failed.update(
+        {
+            key: "no stored peer entity: materialize telegram_peers for it first"
+            for key in wanted
+            if key not in known
+        }
+    )
+    return collected
+
+
+def _drop_peers_without_rights(
+    context: dg.AssetExecutionContext, warehouse: WarehouseResource, no_rights: Mapping[str, str]
+) -> None:
+    """Rights gone since the peer entity was stored: a state, so out of the stats partitions."""
+    for peer, why in no_rights.items():
+        context.log.warning(f"{peer}: no stats rights any more ({why}); left out of stats runs")
+    rights = peer_rights(context.instance, warehouse)
+    sync_stats_peers(context.instance, {**rights, **dict.fromkeys(no_rights, False)})
+
+
+def _changed_days(
+    warehouse: WarehouseResource,
+    snapshots: Mapping[str, SnapshotRef],
+    days: list[date],
+    unparsed: dict[str, str],
+) -> dict[str, list[date]]:
+    """Each peer's days whose figures in its snapshot differ from the stored rows (one peer
+    in memory at a time); the graphs that do not parse go into ``unparsed``."""
+    if not days:
+        return {}
+    changed: dict[str, list[date]] = {}
+    for peer, ref in snapshots.items():
+        snapshot = warehouse.snapshots.get(ref.channel_id, ref.fetched_at)
+        pivot = pivot_snapshot(peer, snapshot, days)
+        unparsed.update({f"{peer}/{g}": why for g, why in pivot.unparsed.items()})
+        rows = list(pivot.frame[["day", "metric", "value"]].itertuples(index=False, name=None))
+        stored = daily.stored_values(warehouse.engine, ref.channel_id, days[0], days[-1])
+        if found := daily.changed_days(stored, rows):
+            changed[peer] = found
+    return changed
+
+
+def _about(
+    snapshots: Mapping[str, SnapshotRef], changed: Mapping[str, list[date]]
+) -> dict[str, dict[str, object]]:
+    """Each peer's materialization: the snapshot, and the days it changed."""
+    about: dict[str, dict[str, object]] = {}
+    for peer, ref in snapshots.items():
+        entry: dict[str, object] = {
+            "snapshot_fetched_at": ref.fetched_at.isoformat(),
+            "snapshot_reused": ref.reused,
+            "snapshot_complete": ref.complete,
+            "changed_days": day_ranges(changed.get(peer, [])) or "none",
+        }
+        if ref.missing_graphs:
+            entry["missing_graphs"] = ", ".join(ref.missing_graphs)
+        about[peer] = entry
+    return about
+
+
+def _checks(
+    snapshots: Mapping[str, SnapshotRef], unparsed: Mapping[str, str]
+) -> Iterator[dg.AssetCheckResult]:
+    missing = {
+        peer: list(ref.missing_graphs) for peer, ref in snapshots.items() if ref.missing_graphs
+    }
+    yield dg.AssetCheckResult(
+        check_name=SNAPSHOT_COMPLETE,
+        asset_key=STATS_RAW,
+        passed=not missing,
+        severity=dg.AssetCheckSeverity.ERROR,
+        description=(
+            "every graph was loaded or answered by Telegram with a StatsGraphError"
+            if not missing
+            else "graphs are missing from these snapshots: "
+            + "; ".join(f"{peer}: {', '.join(g)}" for peer, g in missing.items())
+        ),
+        metadata={"missing_graphs": dg.MetadataValue.json(missing)},
+    )
+    yield dg.AssetCheckResult(
+        check_name=GRAPHS_PARSED,
+        asset_key=STATS_RAW,
+        passed=not unparsed,
+        severity=dg.AssetCheckSeverity.WARN,
+        metadata={"unparsed": dg.MetadataValue.json(dict(unparsed))},
+    )
