@@ -210,7 +210,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         home=_path(env, "TGSTATS_HOME") or Path(".tgstats"),
         start_date=_date(env, "TGSTATS_START_DATE", date(2026, 1, 1)),
         snapshot_max_age=timedelta(
-            hours=_int(env, "TGSTATS_SNAPSHOT_MAX_AGE_HOURS", 6, maximum=24 * 366)
+            hours=_int(env, "TGSTATS_SNAPSHOT_MAX_AGE_HOURS", 6, minimum=0, maximum=24 * 366)
         ),
         flood_sleep_threshold=_int(
             env, "MTPROTO_FLOOD_SLEEP_THRESHOLD", 60, minimum=0, maximum=24 * 3600
