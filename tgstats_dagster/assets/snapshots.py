@@ -114,7 +114,7 @@ async def telegram_snapshots(
     unparsed: dict[str, str] = {}
     changed = await asyncio.to_thread(_changed_days, warehouse, collected.snapshots, days, unparsed)
     context.instance.add_run_tags(context.run.run_id, changed_days_tag(changed))
-    new = [peer for peer, ref in collected.snapshots.items() if not ref.reused]
+    new = _new_snapshots(warehouse, collected.snapshots)
     span = day_ranges(days) if days else "no day"
     changed_count = sum(len(d) for d in changed.values())
     if not new and not changed:
@@ -152,6 +152,17 @@ async def _collect(
         }
     )
     return collected
+
+
+def _new_snapshots(warehouse: WarehouseResource, snapshots: Mapping[str, SnapshotRef]) -> list[str]:
+    """The peers whose snapshot is not recorded yet: fetched by this run, or stored by a run
+    that ended before recording it (its figures are missing)."""
+    unrecorded = warehouse.snapshots.without_figures([r.channel_id for r in snapshots.values()])
+    return [
+        peer
+        for peer, ref in snapshots.items()
+        if not ref.reused or (ref.channel_id, ref.fetched_at) in unrecorded
+    ]
 
 
 def _drop_peers_without_rights(

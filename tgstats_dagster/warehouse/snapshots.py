@@ -151,6 +151,18 @@ class SnapshotStore:
             ).all()
         return {channel_id: fetched_at.astimezone(timezone.utc) for channel_id, fetched_at in rows}
 
+    def without_figures(self, channel_ids: Collection[int]) -> set[tuple[int, datetime]]:
+        """The stored snapshots of these channels that have no ``stats_figures`` rows yet:
+        their run ended before it recorded them."""
+        with self._engine.connect() as connection:
+            rows = connection.exec_driver_sql(
+                "SELECT s.channel_id, s.fetched_at FROM stats_snapshots AS s"
+                " WHERE s.channel_id = ANY(%s) AND NOT EXISTS (SELECT 1 FROM stats_figures AS f"
+                " WHERE f.channel_id = s.channel_id AND f.fetched_at = s.fetched_at)",
+                (list(channel_ids),),
+            ).all()
+        return {(c, t.astimezone(timezone.utc)) for c, t in rows}
+
     def figure_sources(self, held: Collection[tuple[int, datetime]]) -> list[SnapshotHead]:
         """The ``held`` snapshots (channel id, fetch time), and every other stored snapshot
         of their channels that has no ``stats_figures`` rows yet (a run that ended before

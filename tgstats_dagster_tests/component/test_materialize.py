@@ -15,7 +15,7 @@ from sqlalchemy import text
 from tgstats_dagster.cli.instance import DAGSTER_PERFORMANCE_ENV, open_instance
 from tgstats_dagster.cli.runner import execute
 from tgstats_dagster.partitions import PEER, STATS_PEER, range_tags, stats_range_tags
-from tgstats_dagster.runs import PEERS_JOB, STATS_JOB
+from tgstats_dagster.runs import PEERS_JOB, SNAPSHOTS_JOB, STATS_JOB, days_tag
 from tgstats_dagster.settings import Settings
 from tgstats_dagster.warehouse.database import make_engine
 from tgstats_dagster.warehouse.server import with_driver
@@ -62,6 +62,9 @@ def test_project_from_yaml_loads_the_demo_peers(
 
     # The demo's window ends yesterday (UTC): the day before is complete in it.
     day = datetime.now(timezone.utc).date() - timedelta(days=2)
+    tags = {**range_tags(stats_peers[0], stats_peers[-1]), **days_tag(day, day)}
+    outcome = execute(defs.resolve_job_def(SNAPSHOTS_JOB), instance, tags)
+    assert outcome.success, outcome.error
     tags = stats_range_tags(stats_peers[0], stats_peers[-1], day, day)
     outcome = execute(defs.resolve_job_def(STATS_JOB), instance, tags)
     assert outcome.success, outcome.error

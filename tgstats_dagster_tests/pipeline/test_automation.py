@@ -15,9 +15,8 @@ from tgstats_dagster.partitions import (
     RANGE_START_TAG,
     STATS_PEER,
     range_tags,
-    stats_range_tags,
 )
-from tgstats_dagster.runs import FOLLOW_UP_OF_TAG, PEERS_JOB, STATS_JOB
+from tgstats_dagster.runs import DAYS_TAG, FOLLOW_UP_OF_TAG, PEERS_JOB, SNAPSHOTS_JOB, days_tag
 from tgstats_dagster.settings import load_settings
 from tgstats_dagster_tests.pipeline.conftest import CHANNEL, END_DAY, GROUP, NO_RIGHTS
 
@@ -80,10 +79,10 @@ def test_schedule_refreshes_every_stats_peer_in_one_run(instance, monkeypatch) -
     context = dg.build_schedule_context(instance=instance, scheduled_execution_time=TICK)
     result = defs.resolve_schedule_def("daily_stats_refresh").evaluate_tick(context)
     (request,) = result.run_requests
-    assert (request.tags[RANGE_START_TAG], request.tags[RANGE_END_TAG]) == (
-        f"2026-11-13|{CHANNEL}",
-        f"2026-11-19|{GROUP}",
-    )
+    # One snapshots run over every stats peer, comparing the last 7 complete days.
+    assert (request.tags[RANGE_START_TAG], request.tags[RANGE_END_TAG]) == (CHANNEL, GROUP)
+    assert request.tags[DAYS_TAG] == "2026-11-13..2026-11-19"
+    assert defs.resolve_schedule_def("daily_stats_refresh").job_name == SNAPSHOTS_JOB
 
 
 @pytest.mark.parametrize("flag", ["MTPROTO_ENABLED", "MTPROTO_STATS_ENABLED"])
@@ -107,8 +106,8 @@ def test_follow_up_sensor_retries_the_failed_peer_alone(instance, use_scenario) 
     )
     defs = build_definitions(load_settings())
     _load_entities(defs, instance, CHANNEL, GROUP)
-    tags = stats_range_tags(CHANNEL, GROUP, END_DAY, END_DAY)
-    failed = execute(defs.resolve_job_def(STATS_JOB), instance, tags)
+    tags = {**range_tags(CHANNEL, GROUP), **days_tag(END_DAY, END_DAY)}
+    failed = execute(defs.resolve_job_def(SNAPSHOTS_JOB), instance, tags)
     assert not failed.success and set(failed.failed) == {CHANNEL}
     run = instance.get_run_by_id(failed.run_id)
     (failure,) = [
@@ -125,9 +124,9 @@ def test_follow_up_sensor_retries_the_failed_peer_alone(instance, use_scenario) 
         context=None,
     ).for_run_failure()
     requests = sensor(context)
-    assert [r.job_name for r in requests] == [STATS_JOB, STATS_JOB]
+    assert [r.job_name for r in requests] == [SNAPSHOTS_JOB, SNAPSHOTS_JOB]
     assert [(r.tags[RANGE_START_TAG], r.tags[RANGE_END_TAG]) for r in requests] == [
-        (f"{END_DAY}|{GROUP}", f"{END_DAY}|{GROUP}"),
-        (f"{END_DAY}|{CHANNEL}", f"{END_DAY}|{CHANNEL}"),
+        (GROUP, GROUP),
+        (CHANNEL, CHANNEL),
     ]
     assert all(r.tags[FOLLOW_UP_OF_TAG] == run.run_id for r in requests)

@@ -20,7 +20,7 @@ from sqlalchemy import text
 from tgstats_dagster.cli import main
 from tgstats_dagster.cli.load import load
 from tgstats_dagster.definitions import build_definitions
-from tgstats_dagster.partitions import PeerDay
+from tgstats_dagster.runs import SNAPSHOTS_JOB
 from tgstats_dagster.settings import load_settings
 from tgstats_dagster.warehouse.database import make_engine
 from tgstats_dagster_tests.pipeline.conftest import CHANNEL, END_DAY, GROUP, NO_RIGHTS
@@ -57,15 +57,21 @@ def _number(value: float) -> Decimal:
     return Decimal(str(value))
 
 
-def _latest(instance: dg.DagsterInstance, asset: str, peer: str, day: date) -> dict:
+def _latest(instance: dg.DagsterInstance, asset: str, peer: str) -> dict:
     records = instance.fetch_materializations(
-        dg.AssetRecordsFilter(
-            asset_key=dg.AssetKey(asset), asset_partitions=[str(PeerDay(peer, day).key)]
-        ),
-        limit=1,
+        dg.AssetRecordsFilter(asset_key=dg.AssetKey(asset), asset_partitions=[peer]), limit=1
     ).records
-    assert records, f"{asset} {peer} {day} is not materialized"
+    assert records, f"{asset} {peer} is not materialized"
     return {k: v.value for k, v in records[0].asset_materialization.metadata.items()}
+
+
+def _snapshots_run(instance: dg.DagsterInstance, result) -> str:
+    """The id of the (last) snapshots run of a load: the figures are materialized there."""
+    return next(
+        run.run_id
+        for run in reversed(result.runs)
+        if instance.get_run_by_id(run.run_id).job_name == SNAPSHOTS_JOB
+    )
 
 
 def _checks(instance: dg.DagsterInstance, run_id: str) -> dict[tuple[str, str], bool]:
@@ -173,28 +179,25 @@ def test_a_backfill_keeps_every_figure_interaction_and_top(
         database_url, "SELECT 1 FROM megagroup_tops WHERE channel_id = :c", c=channel_id
     )
     for asset in FIGURE_ASSETS:
-        materialized = instance.get_materialized_partitions(dg.AssetKey(asset))
-        assert len(materialized) == 2 * 14
-        assert not [k for k in materialized if k.endswith(f"|{NO_RIGHTS}")]
+        # One materialization per snapshot, for the peers with stats rights only.
+        assert instance.get_materialized_partitions(dg.AssetKey(asset)) == {CHANNEL, GROUP}
 
-    # Each partition's materialization describes the snapshot its day holds.
-    about = _latest(instance, "stats_figures", CHANNEL, last)
+    # Each partition's materialization describes its peer's snapshot.
+    about = _latest(instance, "stats_figures", CHANNEL)
     followers = channel["followers"]
     assert about["followers"] == followers["current"]
     assert about["followers_change"] == followers["current"] - followers["previous"]
     assert about["dagster/partition_row_count"] == len([k for k in wanted if k[0] == channel_id])
-    assert (
-        _latest(instance, "stats_figures", GROUP, first)["members"] == group["members"]["current"]
-    )
+    assert _latest(instance, "stats_figures", GROUP)["members"] == group["members"]["current"]
     stories = sum(p[0] == "story" for p in expected_posts)
-    about_posts = _latest(instance, "post_interactions", CHANNEL, first)
+    about_posts = _latest(instance, "post_interactions", CHANNEL)
     assert (about_posts["posts"], about_posts["stories"]) == (len(posts) - stories, stories)
-    about_tops = _latest(instance, "megagroup_tops", GROUP, last)
+    about_tops = _latest(instance, "megagroup_tops", GROUP)
     assert about_tops["top_posters"] == len(group["top_posters"])
     assert about_tops["top_inviters"] == len(group["top_inviters"])
-    assert "no tops" in _latest(instance, "megagroup_tops", CHANNEL, last)["note"]
+    assert "no tops" in _latest(instance, "megagroup_tops", CHANNEL)["note"]
 
-    checks = _checks(instance, result.runs[-1].run_id)
+    checks = _checks(instance, _snapshots_run(instance, result))
     for asset in FIGURE_ASSETS:
         assert checks[asset, "counts_not_negative"] is True
     assert checks["stats_figures", "required_figures"] is True
@@ -266,12 +269,12 @@ def test_negative_counts_fail_their_checks_and_are_kept(
     path.write_text(json.dumps(stats), encoding="utf-8")
     result = _backfill(instance, END_DAY, END_DAY)
 
-    checks = _checks(instance, result.runs[-1].run_id)
+    checks = _checks(instance, _snapshots_run(instance, result))
     assert checks["stats_figures", "counts_not_negative"] is False
     assert checks["post_interactions", "counts_not_negative"] is False
     assert checks["megagroup_tops", "counts_not_negative"] is True
     examples = {}
-    for event in instance.all_logs(result.runs[-1].run_id):
+    for event in instance.all_logs(_snapshots_run(instance, result)):
         if event.dagster_event and event.dagster_event.event_type_value == "ASSET_CHECK_EVALUATION":
             data = event.dagster_event.asset_check_evaluation_data
             if data.check_name == "counts_not_negative":

@@ -15,7 +15,13 @@ from tgstats_dagster.cli.load import load
 from tgstats_dagster.cli.runner import execute
 from tgstats_dagster.definitions import build_definitions
 from tgstats_dagster.partitions import PEER, STATS_PEER, PeerDay, range_tags, stats_range_tags
-from tgstats_dagster.runs import PEERS_JOB, STATS_JOB, TELEGRAM_REQUESTS_TAG
+from tgstats_dagster.runs import (
+    PEERS_JOB,
+    SNAPSHOTS_JOB,
+    STATS_JOB,
+    TELEGRAM_REQUESTS_TAG,
+    days_tag,
+)
 from tgstats_dagster.settings import load_settings
 from tgstats_dagster.warehouse.database import make_engine
 from tgstats_dagster_tests.pipeline.conftest import (
@@ -64,8 +70,18 @@ def _load_peers(defs: dg.Definitions, instance: dg.DagsterInstance, *peers: str)
 
 
 def _stats(defs, instance, first_peer, last_peer, first: date, last: date):
-    job = defs.resolve_job_def(STATS_JOB)
-    return execute(job, instance, stats_range_tags(first_peer, last_peer, first, last))
+    """The snapshots run of the peers, then the daily run of the days: both outcomes."""
+    snapshots = execute(
+        defs.resolve_job_def(SNAPSHOTS_JOB),
+        instance,
+        {**range_tags(first_peer, last_peer), **days_tag(first, last)},
+    )
+    daily = execute(
+        defs.resolve_job_def(STATS_JOB),
+        instance,
+        stats_range_tags(first_peer, last_peer, first, last),
+    )
+    return snapshots, daily
 
 
 def _latest(instance, key: dg.AssetKey, partition: str) -> dict:
@@ -123,7 +139,8 @@ def test_backfill_of_53_days_in_two_runs_fetches_once_per_peer(
     result = load(settings, instance, settings.peers, first, last)
     status = {r.peer: r.status for r in result.reports}
     assert status == {CHANNEL: "loaded", GROUP: "loaded", NO_RIGHTS: "skipped"}
-    assert [r.success for r in result.runs] == [True, True]  # peer entities, then all stats
+    # peer entities, the snapshots, then every day of the daily pivot
+    assert [r.success for r in result.runs] == [True, True, True]
 
     log = Path(pipeline_env["TGSTATS_REPLAY_LOG"])
     stats = stats_requests(log)
@@ -138,10 +155,10 @@ def test_backfill_of_53_days_in_two_runs_fetches_once_per_peer(
     for peer in (CHANNEL, GROUP):
         assert _stored(database_url, peer) == expected_daily(scenario, peer, _days(first, last))
     assert _stored(database_url, NO_RIGHTS) == {}
-    for key in (RAW, DAILY):
-        materialized = instance.get_materialized_partitions(key)
-        assert len(materialized) == 2 * 53
-        assert not [k for k in materialized if k.endswith(f"|{NO_RIGHTS}")]
+    assert instance.get_materialized_partitions(RAW) == {CHANNEL, GROUP}
+    materialized = instance.get_materialized_partitions(DAILY)
+    assert len(materialized) == 2 * 53
+    assert not [k for k in materialized if k.endswith(f"|{NO_RIGHTS}")]
     assert result.requests["GetBroadcastStatsRequest@dc4"] == 1
 
 
@@ -176,8 +193,10 @@ def test_metadata_belongs_to_its_partition(instance, pipeline_env, database_url)
     channel_rows = _latest(instance, DAILY, _key(CHANNEL, last))["dagster/partition_row_count"]
     group_rows = _latest(instance, DAILY, _key(GROUP, last))["dagster/partition_row_count"]
     assert channel_rows != group_rows
-    raw = _latest(instance, RAW, _key(GROUP, last))
+    raw = _latest(instance, RAW, GROUP)
     assert raw["snapshot_complete"].value is True and raw["snapshot_reused"].value is False
+    fetched = raw["snapshot_fetched_at"].value
+    assert _latest(instance, DAILY, _key(GROUP, last))["snapshot_fetched_at"].value == fetched
 
 
 def test_unchanged_rerun_rewrites_nothing(instance, pipeline_env, database_url) -> None:
@@ -220,9 +239,11 @@ def test_a_failing_peer_is_retried_alone_and_the_others_are_materialized(
     assert "STATS_BROKEN" in by_peer[CHANNEL].detail
     assert by_peer[GROUP].status == "loaded"
     assert by_peer[NO_RIGHTS].status == "skipped"
-    # peers; the stats run that failed for the channel; its follow-ups: the group, the channel.
-    assert [r.success for r in result.runs] == [True, False, True, False]
+    # peers; the snapshots run that failed for the channel; its follow-ups: the group, the
+    # channel; then the group's day.
+    assert [r.success for r in result.runs] == [True, False, True, False, True]
     assert result.runs[2].peers == (GROUP,) and result.runs[3].peers == (CHANNEL,)
+    assert result.runs[4].peers == (GROUP,)
     assert _stored(database_url, GROUP) == expected_daily(use_scenario, GROUP, [END_DAY])
     # The group's snapshot from the failed run was reused by its follow-up.
     requests = stats_requests(Path(pipeline_env["TGSTATS_REPLAY_LOG"]))
@@ -263,8 +284,8 @@ def test_long_flood_wait_becomes_a_retry(
     defs = build_definitions(load_settings())
     assert _load_peers(defs, instance, GROUP).success
     day = END_DAY - timedelta(days=2)
-    outcome = _stats(defs, instance, GROUP, GROUP, day, day)
-    assert outcome.success
+    outcome, daily = _stats(defs, instance, GROUP, GROUP, day, day)
+    assert outcome.success and daily.success
     retries = [
         e.dagster_event
         for e in instance.all_logs(outcome.run_id)
@@ -279,7 +300,7 @@ def test_days_outside_the_window_warn_and_have_no_rows(instance, database_url) -
     defs = build_definitions(load_settings())
     assert _load_peers(defs, instance, GROUP).success
     first, last = END_DAY - timedelta(days=1), END_DAY + timedelta(days=2)
-    outcome = _stats(defs, instance, GROUP, GROUP, first, last)
+    _, outcome = _stats(defs, instance, GROUP, GROUP, first, last)
     assert outcome.success
     checks = {
         e.dagster_event.asset_check_evaluation_data.check_name: e.dagster_event
@@ -308,7 +329,7 @@ def test_an_incomplete_snapshot_fails_its_check_and_is_not_reused(
     (report,) = result.reports
     assert report.status == "incomplete" and not report.acceptable
     assert "languages_graph" in report.detail
-    run = result.runs[-1]
+    run = result.runs[-2]  # the snapshots run (the daily run follows)
     checks = {
         e.dagster_event.asset_check_evaluation_data.check_name: e.dagster_event
         for e in instance.all_logs(run.run_id)
@@ -348,7 +369,7 @@ def test_secrets_never_reach_logs_metadata_or_tables(
 def test_the_run_records_its_telegram_requests(instance, pipeline_env, database_url) -> None:
     settings = load_settings()
     result = load(settings, instance, (GROUP,), END_DAY, END_DAY)
-    stats_run = instance.get_run_by_id(result.runs[-1].run_id)
+    stats_run = instance.get_run_by_id(result.runs[-2].run_id)  # the snapshots run
     recorded = json.loads(stats_run.tags[TELEGRAM_REQUESTS_TAG])
     assert recorded["GetMegagroupStatsRequest@dc2"] == 1
     # Every request but Telethon's own connection set-up is counted.
@@ -415,9 +436,9 @@ def test_a_run_of_1000_partitions_has_true_statuses_and_metadata(
     with open_instance(load_settings()) as instance:
         result = load(load_settings(), instance, keys, first, END_DAY)
         assert {r.status for r in result.reports} == {"loaded"}
-        assert len(result.runs) == 2  # the entities, then every peer's stats
-        for key in (RAW, DAILY):
-            assert len(instance.get_materialized_partitions(key)) == 1000
+        assert len(result.runs) == 3  # the entities, every peer's snapshot, every day
+        assert len(instance.get_materialized_partitions(RAW)) == 20
+        assert len(instance.get_materialized_partitions(DAILY)) == 1000
         records = instance.fetch_materializations(DAILY, limit=2000).records
         shown = {
             r.partition_key: r.asset_materialization.metadata["dagster/partition_row_count"].value
