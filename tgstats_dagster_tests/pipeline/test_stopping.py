@@ -17,6 +17,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import psutil
@@ -39,36 +40,45 @@ def _flood_wait(request: str, peer: str | None = None) -> dict:
     return {"request": request, "error": FLOOD_WAIT, "times": 1, **({"peer": peer} if peer else {})}
 
 
-#: phase -> (the backfill's arguments, the scenario's faults, the request whose flood wait
-#: marks the phase, a line the command prints in that phase).
-PHASES: dict[str, tuple[list[str], list[dict], str, str]] = {
-    "entities": (
+@dataclass(frozen=True)
+class Phase:
+    """Where a backfill is stopped: ``request`` of that phase sleeps a flood wait."""
+
+    args: list[str]
+    faults: list[dict]
+    request: str
+    line: str  # a line the command prints before that phase
+    #: after this line is printed, the scenario's faults become ``faults`` (each run reads
+    #: the scenario afresh): a follow-up run gets the flood wait, not the first run
+    first_line: str | None = None
+    first_faults: list[dict] = field(default_factory=list)
+
+
+INVALID_GROUP = "Telegram says CHANNEL_INVALID"
+PHASES = {
+    "entities": Phase(
         BACKFILL,
         [_flood_wait("GetFullChannelRequest", GROUP)],
         "GetFullChannelRequest",
         "peer entities of",
     ),
-    "stats": (
-        BACKFILL,
+    "stats": Phase(
+        BACKFILL, [_flood_wait("GetMegagroupStatsRequest")], "GetMegagroupStatsRequest", "stats of"
+    ),
+    "graphs": Phase(
+        BACKFILL, [_flood_wait("LoadAsyncGraphRequest", GROUP)], "LoadAsyncGraphRequest", "stats of"
+    ),
+    # The first stats run fails for the group (the channel loads); the group's follow-up
+    # run sleeps.
+    "follow-up": Phase(
+        ["backfill", "--peers", f"{CHANNEL},{GROUP}", *BACKFILL[3:]],
         [_flood_wait("GetMegagroupStatsRequest")],
         "GetMegagroupStatsRequest",
-        "stats of",
-    ),
-    "graphs": (
-        BACKFILL,
-        [_flood_wait("LoadAsyncGraphRequest", GROUP)],
-        "LoadAsyncGraphRequest",
-        "stats of",
-    ),
-    # The first stats run fails for the group; its follow-up run for the group sleeps.
-    "follow-up": (
-        ["backfill", "--peers", f"{CHANNEL},{GROUP}", *BACKFILL[3:]],
-        [
-            {"request": "GetMegagroupStatsRequest", "error": "CHANNEL_INVALID", "times": 1},
-            _flood_wait("GetMegagroupStatsRequest"),
-        ],
-        "GetMegagroupStatsRequest",
         "follow-up run:",
+        first_line=INVALID_GROUP,
+        first_faults=[
+            {"request": "GetMegagroupStatsRequest", "error": "CHANNEL_INVALID", "times": 1}
+        ],
     ),
 }
 
@@ -110,6 +120,9 @@ class _Command:
             reader.join(timeout=30)
         return code
 
+    def printed(self, text: str) -> bool:
+        return any(text in line for line in self.stdout)
+
     def output(self) -> str:
         return "".join(self.stdout) + "".join(self.stderr)
 
@@ -134,11 +147,8 @@ def _statuses(database_url: str) -> dict[str, str]:
 
 def _snapshots(database_url: str, peer: str) -> int:
     with psycopg.connect(libpq_url(database_url)) as conn:
-        return conn.execute(
-            "SELECT count(*) FROM stats_snapshots s JOIN peers p ON p.channel_id = s.channel_id "
-            "WHERE p.peer_key = %s",
-            (peer,),
-        ).fetchone()[0]
+        query = "SELECT count(*) FROM stats_snapshots WHERE peer_key = %s"
+        return conn.execute(query, (peer,)).fetchone()[0]
 
 
 def _left_in_group(pgid: int) -> list[str]:
@@ -208,16 +218,22 @@ CASES = [
 def test_a_stopped_backfill_cancels_its_runs_and_exits_quickly(
     pipeline_env, use_scenario: Path, database_url: str, phase: str, sig: signal.Signals, target
 ) -> None:
-    args, faults, request, line = PHASES[phase]
-    _scenario(use_scenario, faults=faults)
+    stop_at = PHASES[phase]
+    _scenario(use_scenario, faults=stop_at.first_faults if stop_at.first_line else stop_at.faults)
     log = Path(pipeline_env["TGSTATS_REPLAY_LOG"])
-    command = _Command(args, pipeline_env)
+    command = _Command(stop_at.args, pipeline_env)
     try:
-        _wait_for(f"'{line}'", lambda: any(line in out for out in command.stdout), command)
+        if stop_at.first_line:
+            _wait_for(
+                f"'{stop_at.first_line}'", lambda: command.printed(stop_at.first_line), command
+            )
+            _scenario(use_scenario, faults=stop_at.faults)
+        _wait_for(f"'{stop_at.line}'", lambda: command.printed(stop_at.line), command)
         _wait_for(
-            f"a flood wait on {request}",
+            f"a flood wait on {stop_at.request}",
             lambda: any(
-                r["request"] == request and FLOOD_WAIT in r["outcome"] for r in replay_requests(log)
+                r["request"] == stop_at.request and FLOOD_WAIT in r["outcome"]
+                for r in replay_requests(log)
             ),
             command,
         )
