@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import signal
 import sys
 import warnings
 from collections.abc import Sequence
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
-from typing import NoReturn
 
+from tgstats_dagster.cli.stopping import exit_code, stop_on_signals
 from tgstats_dagster.settings import ConfigError, load_settings, parse_peers
 
 DEV_HELP = """usage: tgstats dev [dagster dev options]
@@ -77,7 +76,7 @@ def _cmd_refresh(args: argparse.Namespace) -> int:
 def _load(settings, peers, first, last, checks, only_changed: bool) -> int:
     from tgstats_dagster.cli.instance import open_instance
     from tgstats_dagster.cli.load import load, print_summary
-    from tgstats_dagster.cli.runner import cancel_own_runs
+    from tgstats_dagster.cli.runner import stop_own_runs
     from tgstats_dagster.partitions import PEER
 
     if settings.disabled_reason:
@@ -93,10 +92,8 @@ def _load(settings, peers, first, last, checks, only_changed: bool) -> int:
             raise ConfigError("no peers: set MTPROTO_STATS_PEERS")
     try:
         result = load(settings, instance, peers, first, last, only_changed=only_changed)
-    except KeyboardInterrupt:
-        canceled = cancel_own_runs(instance)
-        print(f"\ntgstats: stopped; {len(canceled)} run(s) canceled", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as stop:
+        return stop_own_runs(instance, stop)
     print_summary(result)
     return 0 if all(r.acceptable for r in result.reports) else 1
 
@@ -261,16 +258,12 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _interrupt(signum: int, frame: object) -> NoReturn:
-    raise KeyboardInterrupt
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     # Notes for library authors, not for the user of a command.
     warnings.filterwarnings("ignore", message=".*is currently in beta")
     warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR is not set")
-    # SIGTERM stops a command as Ctrl-C does: its runs are canceled, not left started.
-    signal.signal(signal.SIGTERM, _interrupt)
+    # Ctrl-C, SIGTERM and a closed terminal stop a command: its runs canceled, not left started.
+    stop_on_signals()
     argv = list(sys.argv[1:] if argv is None else argv)
     try:
         if argv[:1] == ["dev"]:
@@ -280,9 +273,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"tgstats: {exc}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as stop:
         print("\ntgstats: stopped", file=sys.stderr)
-        return 130
+        return exit_code(stop)
 
 
 def _dev(args: list[str]) -> int:

@@ -14,6 +14,7 @@ from sqlalchemy import text
 
 from tgstats_dagster.cli.instance import open_instance
 from tgstats_dagster.cli.load import load, print_summary
+from tgstats_dagster.cli.runner import stop_own_runs
 from tgstats_dagster.settings import Settings
 from tgstats_dagster.telegram.replay import DEMO_SCENARIO_DIR
 from tgstats_dagster.telegram.replay.scenario import END_YESTERDAY, load_scenario
@@ -60,7 +61,10 @@ def run_demo(settings: Settings, out: TextIO = sys.stdout) -> int:
     url = warehouse_url(settings)
     remember_demo(settings, peers)
     print(f"Dagster instance: {os.environ['DAGSTER_HOME']}", file=out, flush=True)
-    result = load(settings, instance, peers, start, end, out=out)
+    try:
+        result = load(settings, instance, peers, start, end, out=out)
+    except KeyboardInterrupt as stop:
+        return stop_own_runs(instance, stop)
     print_summary(result, out=out)
     print_landed(url, out=out)
     print("\nThe Dagster UI over the same data: `make dev` (or `.venv/bin/tgstats dev`)", file=out)

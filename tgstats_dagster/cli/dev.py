@@ -1,7 +1,8 @@
 """``tgstats dev``: the Dagster UI and daemon on the project's defaults.
 
-This process holds the embedded PostgreSQL while ``dagster dev`` runs; Ctrl-C or SIGTERM
-stops ``dagster dev`` (webserver, daemon, code server) and then the embedded server.
+This process holds the embedded PostgreSQL while ``dagster dev`` runs; Ctrl-C, SIGTERM or a
+closed terminal, to this process or to its process group, stops ``dagster dev`` (webserver,
+daemon, code server, run workers: its own process group) and then the embedded server.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from collections.abc import Sequence
 from tgstats_dagster.cli.checks import check_database, check_telegram
 from tgstats_dagster.cli.demo import demo_environment
 from tgstats_dagster.cli.instance import prepare_environment
+from tgstats_dagster.cli.stopping import exit_code
 from tgstats_dagster.definitions import check_ready
 from tgstats_dagster.resources import loader_mode
 from tgstats_dagster.settings import Settings, load_settings
@@ -47,16 +49,11 @@ def run_dev(settings: Settings, dagster_args: Sequence[str]) -> int:
     child = subprocess.Popen(
         [*command, *dagster_args], env=os.environ.copy(), start_new_session=True
     )
-
-    def stop(signum: int, frame: object) -> None:
-        raise KeyboardInterrupt
-
-    signal.signal(signal.SIGTERM, stop)
     try:
         return child.wait()
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as stop:  # the stop signals raise it (cli/stopping.py)
         _stop(child)
-        return 130
+        return exit_code(stop)
     finally:
         if settings.database_url is None:
             stop_embedded_server(settings.home)

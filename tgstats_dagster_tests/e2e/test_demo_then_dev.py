@@ -3,7 +3,8 @@
 On a fresh TGSTATS_HOME and an environment with nothing of the project's set: the demo
 loads the demo peers up to yesterday; `tgstats dev` then opens the UI over that data with the
 loader on (the offline Telegram), the sensor and the schedule do not skip for lack of
-configuration, and SIGTERM stops the UI, the daemon and the embedded PostgreSQL.
+configuration, and SIGTERM to its process group stops the UI, the daemon and the embedded
+PostgreSQL.
 """
 
 from __future__ import annotations
@@ -97,15 +98,16 @@ def test_demo_then_dev_shows_the_demo_data_with_the_loader_on(tmp_path: Path) ->
         assert dry_run["skipReason"] is None and len(dry_run["runRequests"]) == 1, dry_run
 
         assert embedded_postgres_url(home) is not None
+        # SIGTERM to its whole process group, as `kill -- -PGID` or a process manager does.
         stopped = time.monotonic()
-        os.kill(dev.popen.pid, signal.SIGTERM)
-        dev.popen.wait(timeout=30)
+        os.killpg(dev.popen.pid, signal.SIGTERM)
+        assert dev.popen.wait(timeout=30) == 143, dev.tail()
         assert time.monotonic() - stopped < 15
-        postmaster = home / "pgdata" / "postmaster.pid"
-        deadline = time.monotonic() + 30
-        while postmaster.exists() and time.monotonic() < deadline:
-            time.sleep(0.5)
-        assert not postmaster.exists(), "tgstats dev left the embedded PostgreSQL running"
+        assert "Traceback" not in dev.tail(400)
+        assert not (home / "pgdata" / "postmaster.pid").exists(), (
+            "tgstats dev left the embedded PostgreSQL running"
+        )
+        assert (home / "pgdata" / ".handle_pids.json").read_text() == "[]"
     finally:
         processes.stop()
         stop_embedded_postgres(home)
