@@ -15,11 +15,19 @@ from datetime import date, datetime, timedelta
 import dagster as dg
 import pandas as pd
 
-from tgstats_dagster.assets.common import GROUP, add_partition_metadata
+from tgstats_dagster.assets.collect import collect_snapshots
+from tgstats_dagster.assets.common import (
+    GROUP,
+    TELEGRAM_POOL,
+    add_partition_metadata,
+    peer_info,
+    record_requests,
+    refuse_when_off,
+)
 from tgstats_dagster.assets.pivot import PeerPivot, day_ranges, pivot_snapshot
 from tgstats_dagster.assets.snapshots import STATS_RAW
 from tgstats_dagster.partitions import PEER, PeerDay, days_by_peer
-from tgstats_dagster.resources import WarehouseResource
+from tgstats_dagster.resources import TelegramResource, WarehouseResource
 from tgstats_dagster.runs import STATS_JOB, peers_failed
 from tgstats_dagster.telegram.figures import AUDIENCE
 from tgstats_dagster.warehouse.io_manager import table_metadata
@@ -37,7 +45,8 @@ def build_daily_assets(partitions: dg.MultiPartitionsDefinition) -> dg.AssetsDef
         metadata=table_metadata("channel_daily"),
         description=(
             "One row per (channel, day, metric) with the value of every daily series at that "
-            "day, from the peer's newest snapshot; metric names are "
+            "day, from the peer's newest stored snapshot (fetched once when it has none); "
+            "metric names are "
             "`<graph without _graph>.<series key>`. Inserted or updated in place, never "
             "duplicated; an unchanged value is not rewritten. A refresh materializes the days "
             "that are new or changed. Table `channel_daily`."
@@ -53,6 +62,9 @@ def build_daily_assets(partitions: dg.MultiPartitionsDefinition) -> dg.AssetsDef
             )
         ],
         partitions_def=partitions,
+        # Telegram only for a peer that has no stored snapshot yet (a UI backfill of the
+        # pivot alone): then one fetch per peer, stored at once.
+        pool=TELEGRAM_POOL,
         backfill_policy=dg.BackfillPolicy.single_run(),
         check_specs=[
             dg.AssetCheckSpec(
@@ -68,8 +80,14 @@ def build_daily_assets(partitions: dg.MultiPartitionsDefinition) -> dg.AssetsDef
             ),
         ],
     )
-    def channel_daily(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
+    async def channel_daily(
+        context: dg.AssetExecutionContext,
+        telegram: TelegramResource,
+        warehouse: WarehouseResource,
+    ):
+        refuse_when_off(telegram.disabled_reason)
         wanted = days_by_peer(context.partition_keys)
+        await _fetch_missing_snapshots(context, telegram, warehouse, wanted)
         snapshots, lacking = _newest_snapshots(warehouse, wanted)
         if lacking:
             raise peers_failed(STATS_JOB, list(wanted), lacking, len(snapshots))
@@ -78,6 +96,33 @@ def build_daily_assets(partitions: dg.MultiPartitionsDefinition) -> dg.AssetsDef
         yield from tally.checks(sum(len(d) for d in wanted.values()))
 
     return channel_daily
+
+
+async def _fetch_missing_snapshots(
+    context: dg.AssetExecutionContext,
+    telegram: TelegramResource,
+    warehouse: WarehouseResource,
+    wanted: Mapping[str, list[date]],
+) -> None:
+    """A peer with no stored snapshot (a UI backfill of the pivot alone) gets one fetched and
+    stored, once; its ``stats_raw`` partition records it on the next snapshots run."""
+    known = warehouse.peers.known(list(wanted))
+    newest = warehouse.snapshots.newest([int(row["channel_id"]) for row in known.values()])
+    peers = {
+        key: peer_info(key, row)
+        for key, row in known.items()
+        if int(row["channel_id"]) not in newest
+    }
+    if not peers:
+        return
+    try:
+        collected = await collect_snapshots(
+            peers, warehouse.snapshots, telegram.stats, telegram.snapshot_max_age, context.log
+        )
+    finally:
+        record_requests(context, telegram.requests)
+    for peer, why in {**collected.failed, **collected.no_rights}.items():
+        context.log.warning(f"{peer}: no snapshot ({why})")
 
 
 def _newest_snapshots(

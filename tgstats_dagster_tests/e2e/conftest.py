@@ -54,13 +54,10 @@ YESTERDAY = datetime.now(timezone.utc).date() - timedelta(days=1)
 START_DATE = YESTERDAY - timedelta(days=45)
 BACKFILL_PEERS = (CHANNEL, GROUP)
 BACKFILL_DAYS = tuple(YESTERDAY - timedelta(days=n) for n in range(12, 2, -1))
-STATS_ASSETS = [
-    "stats_raw",
-    "channel_daily",
-    "stats_figures",
-    "post_interactions",
-    "megagroup_tops",
-]
+#: The peer x date assets: a backfill of days selects them.
+STATS_ASSETS = ["channel_daily"]
+#: The stats peer assets: one materialization per snapshot.
+SNAPSHOT_ASSETS = ["stats_raw", "stats_figures", "post_interactions", "megagroup_tops"]
 PEER_SENSOR = "telegram_peer_sensor"
 STATS_REQUESTS = {"GetBroadcastStatsRequest", "GetMegagroupStatsRequest"}
 

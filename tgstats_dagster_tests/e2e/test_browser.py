@@ -151,11 +151,13 @@ def test_asset_lineage_page_shows_every_asset(dev_deployment: Deployment, browse
     for asset in ASSETS:
         shown = browser.page.get_by_text(asset, exact=True).filter(visible=True)
         assert shown.count() == 2, f"{asset}: in the list and in the graph"
-    # The peer entity has one partition per peer; the peer x date assets all the same count.
+    # The peer entity has one partition per peer; the snapshot assets one per stats peer;
+    # the daily pivot one per stats peer x day.
     counts = re.findall(r"\b(\d+) partitions\b", text)
     assert len(counts) == len(ASSETS), counts
     assert counts.count(str(len(PEERS))) == 1, counts
-    assert len(set(counts) - {str(len(PEERS))}) == 1, counts
+    assert counts.count(str(len(BACKFILL_PEERS))) == 4, counts
+    assert len(set(counts) - {str(len(PEERS)), str(len(BACKFILL_PEERS))}) == 1, counts
     browser.assert_no_error(screenshot)
 
 

@@ -173,7 +173,7 @@ def test_schedule_tick_requests_one_refresh_run_of_every_peer_with_stats_rights(
     found = graphql.schedule(deployment.client, deployment.location, SCHEDULE)
     assert found["scheduleState"]["status"] == "RUNNING"
     assert (found["cronSchedule"], found["executionTimezone"]) == ("30 3 * * *", "UTC")
-    assert found["pipelineName"] == "telegram_stats_job"
+    assert found["pipelineName"] == "telegram_snapshots_job"
 
     today = datetime.now(timezone.utc).date()
     tick_time = datetime(today.year, today.month, today.day, 3, 30, tzinfo=timezone.utc)
@@ -189,8 +189,10 @@ def test_schedule_tick_requests_one_refresh_run_of_every_peer_with_stats_rights(
         request["tags"]["dagster/asset_partition_range_start"],
         request["tags"]["dagster/asset_partition_range_end"],
     )
-    # One run over the window for every peer with stats rights (not the one without).
-    assert requested == (stats_key(first, CHANNEL), stats_key(last, GROUP))
+    # One snapshots run for every peer with stats rights (not the one without), comparing
+    # the window's days; the changes sensor then materializes the days that changed.
+    assert requested == (CHANNEL, GROUP)
+    assert request["tags"]["tgstats/days"] == f"{first}..{last}"
     assert request["runKey"]
 
 

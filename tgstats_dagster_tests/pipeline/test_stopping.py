@@ -198,7 +198,7 @@ def _wait_for_a_started_stats_run(database_url: str, timeout: float = 120) -> st
             if conn.execute("SELECT to_regclass('runs')").fetchone()[0]:
                 row = conn.execute(
                     "SELECT run_id FROM runs WHERE status = 'STARTED' "
-                    "AND pipeline_name = 'telegram_stats_job'"
+                    "AND pipeline_name = 'telegram_snapshots_job'"
                 ).fetchone()
                 if row:
                     return row[0]
