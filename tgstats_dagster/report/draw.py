@@ -42,7 +42,14 @@ def chart_svg(chart: Chart) -> str:
     """The chart as an SVG element (no XML prolog: it goes inline into the page)."""
     panels = 1 + max(s.panel for s in chart.series)
     with matplotlib.rc_context({**RC, "svg.hashsalt": chart.key}):
-        figure = Figure(figsize=(WIDTH_IN, PANEL_HEIGHT_IN * panels + 0.4), layout="constrained")
+        height = PANEL_HEIGHT_IN * panels
+        figure = Figure(figsize=(WIDTH_IN, height))
+        # Fixed margins (a constrained layout costs more than the drawing): the legend sits
+        # right of the plot, the labels of horizontal bars left of it.
+        left = 0.3 if chart.kind == "hbars" else 0.07
+        figure.subplots_adjust(
+            left=left, right=0.8, top=1 - 0.3 / height, bottom=0.5 / height, hspace=0.45
+        )
         axes = figure.subplots(panels, 1, squeeze=False)[:, 0]
         titles = (chart.title, *chart.panel_titles)
         for panel, ax in enumerate(axes):

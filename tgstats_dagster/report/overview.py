@@ -12,12 +12,12 @@ from collections.abc import Sequence
 from datetime import date
 from xml.sax.saxutils import escape, quoteattr
 
-from tgstats_dagster.report.data import Chart, History, Series
+from tgstats_dagster.report.data import Chart, History, Series, X
 
 PANELS = 4
 POINTS = 60
 LINES_PER_PANEL = 2
-PANEL_W, PANEL_H, PLOT_H = 240, 64, 40
+PANEL_W, PANEL_H, PLOT_H = 240, 78, 40
 COLORS = ("#2a7ab8", "#d9822b")
 
 
@@ -65,22 +65,38 @@ def _span(history: History) -> str:
 
 
 def _panel(name: str, series: Sequence[Series], left: int, top: int) -> list[str]:
-    values = [float(y) for s in series for y in s.y if y is not None]
-    low, high = (min(values), max(values)) if values else (0.0, 1.0)
-    scale = (PLOT_H - 2) / ((high - low) or 1.0)
+    """Lines of one magnitude (joined and left) share a scale; lines that differ more than
+    tenfold (views and shares) get one each. The text gives the last values, in the lines'
+    colours."""
     width = PANEL_W - 12
-    last = ", ".join(f"{s.name} {_last(s)}" for s in series)
+    gap = ' dx="8"'
+    last = "".join(
+        f'<tspan fill="{color}"{gap if i else ""}>{escape(f"{s.name} {_last(s)}")}</tspan>'
+        for i, (color, s) in enumerate(zip(COLORS, series, strict=False))
+    )
+    lines = [
+        _sample([(x, float(y)) for x, y in zip(s.x, s.y, strict=True) if y is not None])
+        for s in series
+    ]
+    ranges = [(min(y for _, y in p), max(y for _, y in p)) for p in lines if p]
+    shared = bool(ranges) and max(abs(h) for _, h in ranges) <= 10 * min(
+        abs(h) or 1.0 for _, h in ranges
+    )
     out = [
         f'<text x="{left}" y="{top + 10}" fill="#333">{escape(name)}</text>',
-        f'<text x="{left}" y="{top + PLOT_H + 22}" fill="#666" font-size="9">{escape(last)}</text>',
+        f'<text x="{left}" y="{top + PLOT_H + 24}" font-size="9">{last}</text>',
     ]
-    for color, s in zip(COLORS, series, strict=False):
-        points = _sample([(x, y) for x, y in zip(s.x, s.y, strict=True) if y is not None])
+    for color, points in zip(COLORS, lines, strict=False):
         if not points:
             continue
+        if shared:
+            low, high = min(r[0] for r in ranges), max(r[1] for r in ranges)
+        else:
+            low, high = min(y for _, y in points), max(y for _, y in points)
+        scale = (PLOT_H - 2) / ((high - low) or 1.0)
         step = width / max(1, len(points) - 1)
         coords = " ".join(
-            f"{round(left + k * step)},{round(top + 14 + PLOT_H - 1 - (float(y) - low) * scale)}"
+            f"{round(left + k * step)},{round(top + 14 + PLOT_H - 1 - (y - low) * scale)}"
             for k, (_, y) in enumerate(points)
         )
         out.append(
@@ -90,7 +106,7 @@ def _panel(name: str, series: Sequence[Series], left: int, top: int) -> list[str
     return out
 
 
-def _sample(points: list) -> list:
+def _sample(points: list[tuple[X, float]]) -> list[tuple[X, float]]:
     """At most :data:`POINTS` evenly spaced points, the first and the last among them."""
     if len(points) <= POINTS:
         return points
