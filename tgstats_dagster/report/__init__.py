@@ -17,12 +17,27 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from tgstats_dagster.report.data import Channel, Chart, History, read_channel, read_history
+from tgstats_dagster.report.data import (
+    Channel,
+    Chart,
+    History,
+    history_version,
+    read_channel,
+    read_history,
+)
 from tgstats_dagster.report.draw import chart_svg
 from tgstats_dagster.report.overview import overview_svg
 from tgstats_dagster.report.page import render_page
 
-__all__ = ["Channel", "Chart", "NoReport", "Report", "draw_report", "overview_markdown"]
+__all__ = [
+    "Channel",
+    "Chart",
+    "NoReport",
+    "Report",
+    "draw_report",
+    "history_version",
+    "overview_markdown",
+]
 
 
 class NoReport(Exception):

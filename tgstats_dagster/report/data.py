@@ -12,6 +12,7 @@ out with a note instead of failing.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
@@ -22,7 +23,7 @@ import sqlalchemy as sa
 
 Number = Decimal | int
 X = date | datetime | int | str
-ChartKind = Literal["lines", "stacked", "bars", "hbars"]
+ChartKind = Literal["lines", "stacked", "hbars"]
 
 #: Posts shown in "best posts" and, of those, how many get their timeline drawn.
 BEST_POSTS = 10
@@ -93,6 +94,35 @@ def read_channel(engine: sa.Engine, channel_id: int) -> Channel | None:
     with engine.connect() as connection:
         row = connection.execute(query, {"c": channel_id}).mappings().first()
     return None if row is None else Channel(**row)
+
+
+#: The tables a report draws from, each with the column that moves when a row is written.
+VERSION_COLUMNS = {
+    "telegram_peers": "updated_at",
+    "channel_daily": "updated_at",
+    "stats_raw": "fetched_at",
+    "channel_hourly": "updated_at",
+    "posts": "updated_at",
+    "post_timeline": "updated_at",
+    "post_forwards": "updated_at",
+    "revenue_status": "fetched_at",
+    "megagroup_tops": "fetched_at",
+}
+
+
+def history_version(engine: sa.Engine, channel_id: int) -> str:
+    """A fingerprint of the channel's rows that the report draws: the same while no row is
+    added, removed or rewritten, so a caller redraws a report only when it would change."""
+    with engine.connect() as connection:
+        tables = set(sa.inspect(connection).get_table_names())
+        parts = [
+            f"SELECT '{table}', count(*), max({column})::text FROM {table} WHERE channel_id = :c"
+            for table, column in VERSION_COLUMNS.items()
+            if table in tables
+        ]
+        rows = connection.execute(sa.text(" UNION ALL ".join(parts)), {"c": channel_id}).all()
+    text = ";".join(f"{table}:{count}:{latest}" for table, count, latest in rows)
+    return hashlib.sha1(text.encode("utf-8")).hexdigest()[:16]
 
 
 def read_history(engine: sa.Engine, channel: Channel) -> History:
@@ -176,9 +206,9 @@ class _Reader:
         absent = [t for t in tables if t not in self._tables]
         if not absent:
             return None
-        tables = " and ".join(absent)
+        names = " and ".join(absent)
         return (
-            f"the warehouse has no {tables} table yet: `tgstats db upgrade` adds "
+            f"the warehouse has no {names} table yet: `tgstats db upgrade` adds "
             f"{'them' if len(absent) > 1 else 'it'}, and the next load fills "
             f"{'them' if len(absent) > 1 else 'it'}"
         )

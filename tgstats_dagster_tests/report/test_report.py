@@ -12,6 +12,7 @@ import sys
 import xml.etree.ElementTree as ET
 from collections import defaultdict
 from collections.abc import Iterator
+from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -20,7 +21,13 @@ import pytest
 import sqlalchemy as sa
 
 from tgstats_dagster.cli.report import run_report
-from tgstats_dagster.report import NoReport, Report, draw_report, overview_markdown
+from tgstats_dagster.report import (
+    NoReport,
+    Report,
+    draw_report,
+    history_version,
+    overview_markdown,
+)
 from tgstats_dagster.settings import load_settings
 from tgstats_dagster.warehouse import migrations
 from tgstats_dagster.warehouse.database import make_engine
@@ -318,3 +325,21 @@ def test_report_command_line(engine: sa.Engine, tmp_path: Path) -> None:
     assert done.returncode == 1, done.stderr
     assert done.stdout.strip() == f"peer503: {tmp_path / 'peer503.html'} (7 charts)"
     assert "nobody: no such peer in the warehouse" in done.stderr
+
+
+def test_history_version_moves_only_when_the_channel_rows_change(engine: sa.Engine) -> None:
+    other, fresh = history_version(engine, CHANNEL), 505
+    empty = history_version(engine, fresh)
+    rows.daily(engine, fresh, ("growth.total_followers",), 5)
+    loaded = history_version(engine, fresh)
+    assert loaded != empty and history_version(engine, fresh) == loaded
+    with engine.begin() as c:
+        c.execute(
+            sa.text(
+                "UPDATE channel_daily SET value = value + 1, updated_at = now()"
+                " WHERE channel_id = :c AND day = :d"
+            ),
+            {"c": fresh, "d": rows.FIRST_DAY + timedelta(days=1)},
+        )
+    assert history_version(engine, fresh) not in (empty, loaded)
+    assert history_version(engine, CHANNEL) == other
