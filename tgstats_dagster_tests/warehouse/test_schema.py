@@ -45,6 +45,13 @@ def test_upgrade_creates_the_tables_and_its_own_version_table(database_url: str)
         "stats_figures",
         "post_interactions",
         "megagroup_tops",
+        "channel_hourly",
+        "posts",
+        "post_stats",
+        "post_timeline",
+        "post_forwards",
+        "revenue_status",
+        "content_raw",
         "tgstats_alembic_version",
     }
     with make_engine(database_url).connect() as connection:
@@ -85,8 +92,10 @@ def test_migrated_keys_and_checks_match_the_table_definitions(database_url: str)
             }
             assert set(checks) == set(declared), table.name
             for name, text in declared.items():
-                for kind in text.split("(")[1].rstrip(")").split(", "):
-                    assert kind in checks[name], (table.name, kind)
+                # "kind IN ('a', 'b')": each value; any other condition: its text
+                values = text.split("(")[1].rstrip(")").split(", ") if " IN (" in text else [text]
+                for value in values:
+                    assert value in checks[name], (table.name, value)
 
 
 def test_ensure_schema_twice_is_a_no_op(database_url: str) -> None:
@@ -216,3 +225,31 @@ def test_0002_downgrades_to_0001_and_upgrades_again(database_url: str) -> None:
         assert migrations.current_revision(connection) == "0001"
     migrations.upgrade(database_url)
     assert _differences_from_tables(database_url) == []
+
+
+def test_0004_downgrades_to_0003_and_upgrades_again(database_url: str) -> None:
+    migrations.upgrade(database_url)
+    config = migrations.alembic_config()
+    with make_engine(database_url).begin() as connection:
+        config.attributes["connection"] = connection
+        command.downgrade(config, "0003")
+    assert "posts" not in _tables(database_url)
+    assert "channel_daily" in _tables(database_url)
+    migrations.upgrade(database_url)
+    assert _differences_from_tables(database_url) == []
+
+
+def test_a_post_is_settled_only_when_its_statistics_are_complete(database_url: str) -> None:
+    migrations.upgrade(database_url)
+    with psycopg.connect(libpq_url(database_url)) as conn:
+        conn.execute(
+            "INSERT INTO post_stats (channel_id, kind, post_id, complete, settled, fetched_at)"
+            " VALUES (1, 'message', 7, true, true, %s)",
+            (AT,),
+        )
+        with pytest.raises(psycopg.errors.CheckViolation):
+            conn.execute(
+                "INSERT INTO post_stats (channel_id, kind, post_id, complete, settled, fetched_at)"
+                " VALUES (1, 'message', 8, false, true, %s)",
+                (AT,),
+            )
