@@ -93,7 +93,8 @@ def build_daily_assets(partitions: dg.MultiPartitionsDefinition) -> dg.AssetsDef
             raise peers_failed(STATS_JOB, list(wanted), lacking, len(snapshots))
         tally = _Tally(kinds=_kinds(warehouse, wanted))
         yield dg.Output(_daily_rows(context, warehouse, wanted, snapshots, tally))
-        yield from tally.checks(sum(len(d) for d in wanted.values()))
+        for check in tally.checks(sum(len(d) for d in wanted.values())):
+            yield check
 
     return channel_daily
 
