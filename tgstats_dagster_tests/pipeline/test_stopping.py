@@ -63,10 +63,16 @@ PHASES = {
         "peer entities of",
     ),
     "stats": Phase(
-        BACKFILL, [_flood_wait("GetMegagroupStatsRequest")], "GetMegagroupStatsRequest", "stats of"
+        BACKFILL,
+        [_flood_wait("GetMegagroupStatsRequest")],
+        "GetMegagroupStatsRequest",
+        "snapshots of",
     ),
     "graphs": Phase(
-        BACKFILL, [_flood_wait("LoadAsyncGraphRequest", GROUP)], "LoadAsyncGraphRequest", "stats of"
+        BACKFILL,
+        [_flood_wait("LoadAsyncGraphRequest", GROUP)],
+        "LoadAsyncGraphRequest",
+        "snapshots of",
     ),
     # The first stats run fails for the group (the channel loads); the group's follow-up
     # run sleeps.
