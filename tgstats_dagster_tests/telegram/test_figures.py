@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import json
-from datetime import date, datetime, timezone
+from datetime import datetime, timezone
 
 import dagster as dg
-import pandas as pd
 import pytest
 
 from tgstats_dagster.assets.figures import _held_snapshots, _parse
-from tgstats_dagster.partitions import PeerDay
 from tgstats_dagster.telegram.figures import (
     REQUIRED_FIGURES,
     Figure,
@@ -82,17 +80,15 @@ def test_a_malformed_snapshot_fails_naming_the_peer_and_the_part() -> None:
     assert "'views'" in caught.value.description
 
 
-def test_partitions_without_a_snapshot_are_named() -> None:
-    """Materializing the figures of days whose stats_raw is not materialized says so."""
-    fetched = datetime(2026, 3, 1, 8, tzinfo=timezone.utc)
-    held = pd.DataFrame(
-        [("news", date(2026, 3, 1), 1, fetched)],
-        columns=["peer_key", "day", "channel_id", "fetched_at"],
-    )
-    keys = [str(PeerDay("news", date(2026, 3, d)).key) for d in (1, 2)]
+@pytest.mark.storage
+def test_peers_without_a_snapshot_are_named(database_url: str) -> None:
+    """Materializing the figures of peers whose stats_raw is not materialized says so."""
+    from tgstats_dagster.warehouse.migrations import upgrade
+    from tgstats_dagster.warehouse.resource import WarehouseResource
+
+    upgrade(database_url)
+    warehouse = WarehouseResource(database_url=database_url)
     with pytest.raises(dg.Failure) as caught:
-        _held_snapshots(keys, held)
-    assert (
-        keys[1] in caught.value.description and "materialize stats_raw" in caught.value.description
-    )
-    assert _held_snapshots(keys[:1], held) == {keys[0]: (1, fetched)}
+        _held_snapshots(["news"], {"news": {"channel_id": 1}}, warehouse)
+    assert "news" in caught.value.description
+    assert "materialize stats_raw" in caught.value.description

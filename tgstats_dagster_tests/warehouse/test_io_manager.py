@@ -6,9 +6,12 @@ from datetime import date, datetime, timedelta, timezone
 import dagster as dg
 import pandas as pd
 import pytest
+import sqlalchemy as sa
 
+from tgstats_dagster.warehouse.database import make_engine
 from tgstats_dagster.warehouse.io_manager import WarehouseIOManager
 from tgstats_dagster.warehouse.resource import WarehouseResource
+from tgstats_dagster.warehouse.tables import TABLES
 from tgstats_dagster_tests.warehouse.helpers import daily_frame, table_rows
 
 pytestmark = pytest.mark.storage
@@ -169,62 +172,72 @@ def test_an_asset_the_warehouse_does_not_hold_is_refused(
     )
     assert not result.success
     (failure,) = [e for e in result.all_events if e.is_step_failure]
-    stored = "telegram_peers, stats_raw, channel_daily, stats_figures, post_interactions"
+    stored = "telegram_peers, channel_daily, stats_figures, post_interactions"
     assert f"the warehouse stores {stored}, megagroup_tops only" in str(
         failure.step_failure_data.error
     )
 
 
-def test_a_snapshot_table_loads_the_rows_of_the_snapshots_its_partitions_hold(
+def test_a_snapshot_table_loads_the_rows_of_the_snapshots_of_its_peers(
     database_url: str, instance: dg.DagsterInstance
 ) -> None:
-    """Rows keyed by snapshot: a downstream partition gets the snapshot its day holds."""
-    fetched = {peer: datetime(2026, 3, 3, 8, tzinfo=timezone.utc) for peer in PEERS}
-    fetched["beta"] += timedelta(hours=1)
+    """Rows keyed by snapshot, partitioned by stats peer: a downstream partition gets the rows
+    of every stored snapshot of its peer."""
     older = datetime(2026, 3, 1, 8, tzinfo=timezone.utc)
+    newer = older + timedelta(days=2)
+    snapshots = [("alpha", older), ("alpha", newer), ("beta", newer)]
+    by_peer = dg.StaticPartitionsDefinition(list(PEERS))
 
-    @dg.asset(name="stats_raw", partitions_def=peer_days)
-    def stats_raw(context: dg.AssetExecutionContext) -> pd.DataFrame:
-        rows = [(p, d, PEERS[p], fetched[p]) for p, d in _pairs(context)]
-        return pd.DataFrame(rows, columns=["peer_key", "day", "channel_id", "fetched_at"])
-
-    @dg.asset(name="stats_figures", partitions_def=peer_days)
+    @dg.asset(name="stats_figures", partitions_def=by_peer)
     def stats_figures(context: dg.AssetExecutionContext) -> pd.DataFrame:
-        snapshots = [(PEERS[p], fetched[p]) for p in PEERS] + [(PEERS["alpha"], older)]
         rows = [
             {
-                "channel_id": c,
+                "channel_id": PEERS[p],
                 "fetched_at": t,
                 "figure": "followers",
-                "current": c % 10,
+                "current": 1,
                 "previous": None,
                 "part": None,
                 "total": None,
                 "period_start": older,
                 "period_end": t,
             }
-            for c, t in snapshots
+            for p, t in snapshots
+            if p == context.partition_key
         ]
-        return pd.DataFrame(rows, dtype=object)
+        return pd.DataFrame(rows, columns=[c.name for c in TABLES["stats_figures"].columns])
 
-    @dg.asset(partitions_def=peer_days, io_manager_key="mem")
+    @dg.asset(partitions_def=by_peer, io_manager_key="mem")
     def report(stats_figures: pd.DataFrame) -> list[tuple[int, datetime]]:
         return sorted(zip(stats_figures.channel_id, stats_figures.fetched_at, strict=True))
 
     resources = {**_io_manager(database_url), "mem": dg.InMemoryIOManager()}
-    for name, asset in (("stats_raw", stats_raw), ("stats_figures", stats_figures)):
+    for peer in ("alpha", "beta"):
         assert dg.materialize(
-            [asset],
-            instance=instance,
-            resources=resources,
-            tags=_range(("alpha", START), ("beta", START + timedelta(days=1))),
-        ).success, name
-    # gamma's day holds no snapshot: it gets no row
-    for peer, wanted in (("beta", [(PEERS["beta"], fetched["beta"])]), ("gamma", [])):
+            [stats_figures], instance=instance, resources=resources, partition_key=peer
+        ).success
+    with make_engine(database_url).begin() as conn:
+        for peer, fetched_at in snapshots:
+            conn.execute(
+                sa.text(
+                    "INSERT INTO stats_snapshots (channel_id, fetched_at, peer_key, period_min,"
+                    " period_max, scalars) VALUES (:c, :t, :p, :t, :t, '{}')"
+                ),
+                {"c": PEERS[peer], "t": fetched_at, "p": peer},
+            )
+    wanted = {
+        "alpha": [(PEERS["alpha"], older), (PEERS["alpha"], newer)],
+        "beta": [(PEERS["beta"], newer)],
+        "gamma": [],  # no stored snapshot: no row
+    }
+    for peer, rows in wanted.items():
         result = dg.materialize(
             [stats_figures.to_source_asset(), report],
             instance=instance,
             resources=resources,
-            partition_key=str(dg.MultiPartitionKey({"peer": peer, "date": START.isoformat()})),
+            partition_key=peer,
         )
-        assert result.output_for_node("report") == wanted, peer
+        got = [
+            (int(c), pd.Timestamp(t).to_pydatetime()) for c, t in result.output_for_node("report")
+        ]
+        assert got == rows, peer
