@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from datetime import datetime
 from typing import Any
 
 import dagster as dg
@@ -57,6 +58,20 @@ def peer_rights(instance: dg.DagsterInstance, warehouse: WarehouseResource) -> d
     Looked up by channel: an entry naming a stored channel (by username or id) counts.
     """
     return stats_rights(warehouse.peers.known(instance.get_dynamic_partitions(PEER)))
+
+
+def newest_snapshots(
+    warehouse: WarehouseResource, known: Mapping[str, Mapping[str, Any]]
+) -> dict[str, tuple[int, datetime]]:
+    """Each stored peer (``known``: peer -> its ``telegram_peers`` row) -> its newest stored
+    snapshot, as (channel id, fetch time); a peer without one is left out."""
+    channels = {peer: int(row["channel_id"]) for peer, row in known.items()}
+    newest = warehouse.snapshots.newest(list(channels.values()))
+    return {
+        peer: (channel_id, newest[channel_id])
+        for peer, channel_id in channels.items()
+        if channel_id in newest
+    }
 
 
 def record_requests(context: dg.AssetExecutionContext, requests: Mapping[str, int]) -> None:

@@ -11,6 +11,7 @@ materialization describe that peer and that day, and name the snapshot its rows 
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from typing import Any
 
 import dagster as dg
 import pandas as pd
@@ -20,6 +21,7 @@ from tgstats_dagster.assets.common import (
     GROUP,
     TELEGRAM_POOL,
     add_partition_metadata,
+    newest_snapshots,
     peer_info,
     record_requests,
     refuse_when_off,
@@ -87,11 +89,18 @@ def build_daily_assets(partitions: dg.MultiPartitionsDefinition) -> dg.AssetsDef
     ):
         refuse_when_off(telegram.disabled_reason)
         wanted = days_by_peer(context.partition_keys)
-        await _fetch_missing_snapshots(context, telegram, warehouse, wanted)
-        snapshots, lacking = _newest_snapshots(warehouse, wanted)
+        known = warehouse.peers.known(list(wanted))
+        snapshots = newest_snapshots(warehouse, known)
+        if await _fetch_missing_snapshots(context, telegram, warehouse, known, snapshots):
+            snapshots = newest_snapshots(warehouse, known)
+        lacking = {
+            peer: "no stored snapshot: materialize stats_raw for it first"
+            for peer in wanted
+            if peer not in snapshots
+        }
         if lacking:
             raise peers_failed(STATS_JOB, list(wanted), lacking, len(snapshots))
-        tally = _Tally(kinds=_kinds(warehouse, wanted))
+        tally = _Tally(kinds={key: row["kind"] for key, row in known.items()})
         yield dg.Output(_daily_rows(context, warehouse, wanted, snapshots, tally))
         for check in tally.checks(sum(len(d) for d in wanted.values())):
             yield check
@@ -103,19 +112,15 @@ async def _fetch_missing_snapshots(
     context: dg.AssetExecutionContext,
     telegram: TelegramResource,
     warehouse: WarehouseResource,
-    wanted: Mapping[str, list[date]],
-) -> None:
+    known: Mapping[str, Mapping[str, Any]],
+    snapshots: Mapping[str, tuple[int, datetime]],
+) -> bool:
     """A peer with no stored snapshot (a UI backfill of the pivot alone) gets one fetched and
-    stored, once; its ``stats_raw`` partition records it on the next snapshots run."""
-    known = warehouse.peers.known(list(wanted))
-    newest = warehouse.snapshots.newest([int(row["channel_id"]) for row in known.values()])
-    peers = {
-        key: peer_info(key, row)
-        for key, row in known.items()
-        if int(row["channel_id"]) not in newest
-    }
+    stored, once; its ``stats_raw`` partition records it on the next snapshots run. True
+    when some peer was fetched."""
+    peers = {key: peer_info(key, row) for key, row in known.items() if key not in snapshots}
     if not peers:
-        return
+        return False
     try:
         collected = await collect_snapshots(
             peers, warehouse.snapshots, telegram.stats, telegram.snapshot_max_age, context.log
@@ -124,30 +129,7 @@ async def _fetch_missing_snapshots(
         record_requests(context, telegram.requests)
     for peer, why in {**collected.failed, **collected.no_rights}.items():
         context.log.warning(f"{peer}: no snapshot ({why})")
-
-
-def _newest_snapshots(
-    warehouse: WarehouseResource, wanted: Mapping[str, list[date]]
-) -> tuple[dict[str, tuple[int, datetime]], dict[str, str]]:
-    """Each peer's newest stored snapshot (channel id, fetch time); the peers without one,
-    and why."""
-    channels = {
-        peer: int(row["channel_id"]) for peer, row in warehouse.peers.known(list(wanted)).items()
-    }
-    newest = warehouse.snapshots.newest(list(channels.values()))
-    snapshots: dict[str, tuple[int, datetime]] = {}
-    lacking: dict[str, str] = {}
-    for peer in wanted:
-        channel_id = channels.get(peer)
-        if channel_id is None or channel_id not in newest:
-            lacking[peer] = "no stored snapshot: materialize stats_raw for it first"
-        else:
-            snapshots[peer] = (channel_id, newest[channel_id])
-    return snapshots, lacking
-
-
-def _kinds(warehouse: WarehouseResource, wanted: Mapping[str, list[date]]) -> dict[str, str]:
-    return {key: row["kind"] for key, row in warehouse.peers.known(list(wanted)).items()}
+    return True
 
 
 def _key(peer: str, day: date) -> str:

@@ -18,7 +18,7 @@ from typing import Any
 import dagster as dg
 import pandas as pd
 
-from tgstats_dagster.assets.common import GROUP, add_partition_metadata
+from tgstats_dagster.assets.common import GROUP, add_partition_metadata, newest_snapshots
 from tgstats_dagster.assets.daily import NOT_NEGATIVE
 from tgstats_dagster.assets.snapshots import STATS_RAW
 from tgstats_dagster.partitions import stats_peer_partitions
@@ -170,13 +170,7 @@ def _held_snapshots(
 ) -> dict[str, _Snapshot]:
     """Peer -> its newest stored snapshot; fails naming the peers that have none (their
     ``stats_raw`` is not materialized)."""
-    channels = {peer: int(row["channel_id"]) for peer, row in known.items()}
-    newest = warehouse.snapshots.newest(list(channels.values()))
-    held = {
-        peer: (channel_id, newest[channel_id])
-        for peer, channel_id in channels.items()
-        if channel_id in newest
-    }
+    held = newest_snapshots(warehouse, known)
     lacking = [peer for peer in peers if peer not in held]
     if lacking:
         raise dg.Failure(
