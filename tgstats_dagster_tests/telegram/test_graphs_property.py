@@ -36,10 +36,11 @@ STEPS = {
 KEY_PART = st.text(
     alphabet=string.ascii_lowercase + string.digits + "éжя👍❤🔥", min_size=1, max_size=12
 )
-# Control characters and lone surrogates separate like whitespace.
+# Control characters and lone surrogates separate like whitespace. A high surrogate right
+# before a low one is no lone surrogate: JSON reads the pair as one character (U+103FF).
 SEPARATOR = st.text(
     alphabet=" \t\n\x00\x1f\x7f\x85\ud800\udfff" + string.punctuation, min_size=1, max_size=3
-)
+).filter(lambda text: "\ud800\udfff" not in text)
 VALUE = st.one_of(
     st.integers(min_value=-(2**70), max_value=2**70),
     st.floats(allow_nan=False, allow_infinity=False),
