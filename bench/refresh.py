@@ -2,7 +2,7 @@
 
 Usage::
 
-    .venv/bin/python bench/refresh.py [--peers 40,200] [--paths daemon,backfill]
+    .venv/bin/python bench/refresh.py [--peers 40,200] [--paths daemon,backfill,changes]
         [--latency 0.1] [--days 30] [--database-url URL] [--logs DIR]
 
 The PostgreSQL server is ``--database-url``, else TGSTATS_DATABASE_URL, else
@@ -52,6 +52,19 @@ Paths:
   per peer, and that run's connection set-up). ``runs`` are all
   runs of its instance; ``stats_requests`` are stats + LoadAsyncGraph requests and
   ``peer_requests`` the rest (connection set-up, peer entities).
+
+- ``changes`` (what a refresh records in Dagster; the CLI path): a scenario whose window
+  ends 7 days before yesterday. ``backfill_s``: ``tgstats backfill`` of its window. Then
+  ``tgstats refresh`` with nothing changed (the snapshots are reused, as on a second run the
+  same day): ``noop_refresh_s``, ``noop_events`` (rows added to ``event_logs``),
+  ``noop_event_log_bytes`` (their serialized events), ``noop_bytes_per_peer``,
+  ``noop_materializations``, ``noop_vs_backfill``. Then the next day (bench/_next_day.py:
+  one new and two revised days for every peer) and a refresh that fetches it
+  (TGSTATS_SNAPSHOT_MAX_AGE_HOURS=0): ``refresh_s``, ``bound_s``, ``ratio``, ``events``
+  (asset materializations) against ``events_budget`` (per peer: 3 days of channel_daily,
+  the 4 snapshot assets once, its report once), ``event_rows``, ``event_log_bytes``. Then 6
+  more next days, a refresh each: ``event_log_growth_bytes`` (Dagster's tables, indexes
+  included) against ``warehouse_growth_bytes`` (the warehouse's) over the 7 refreshes.
 
 Every process started is stopped (SIGINT to its process group, SIGKILL after 30 s) and every
 scratch database dropped, also on errors and Ctrl-C; every wait is bounded and fails with
@@ -116,7 +129,9 @@ ACTIVE_RUN_STATUSES = [
     dg.DagsterRunStatus.STARTED,
     dg.DagsterRunStatus.CANCELING,
 ]
-PATHS = ("daemon", "backfill")
+PATHS = ("daemon", "backfill", "changes")
+#: Days the scenario of the ``changes`` path moves on, one refresh each.
+WEEK = 7
 
 # What the UI's "Launch all" sends (dagster-ui RunUtils LAUNCH_MULTIPLE_RUNS_MUTATION).
 LAUNCH_MULTIPLE_RUNS = """
@@ -315,6 +330,7 @@ class Setup:
     env: dict[str, str]
     latency: float
     concurrency: int
+    days: int
 
     @property
     def n(self) -> int:
@@ -563,9 +579,123 @@ def run_backfill(setup: Setup) -> dict[str, Any]:
     }
 
 
+def event_log(url: str) -> tuple[int, int, int]:
+    """(rows, bytes of their serialized events, asset materializations) of Dagster's event log."""
+    [(rows, size, materializations)] = query(
+        url,
+        "SELECT count(*), coalesce(sum(octet_length(event)), 0), "
+        "count(*) FILTER (WHERE dagster_event_type = 'ASSET_MATERIALIZATION') FROM event_logs",
+    )
+    return int(rows), int(size), int(materializations)
+
+
+def table_bytes(url: str) -> tuple[int, int]:
+    """(Dagster's tables, the warehouse's tables): their total size on disk, indexes included."""
+    from tgstats_dagster.warehouse.tables import TABLES
+
+    rows = query(
+        url,
+        "SELECT tablename, pg_total_relation_size(quote_ident(tablename)) FROM pg_tables "
+        "WHERE schemaname = 'public'",
+    )
+    warehouse = sum(size for name, size in rows if name in TABLES)
+    return sum(size for _, size in rows) - warehouse, warehouse
+
+
+def _tgstats(setup: Setup, name: str, *args: str, env: dict[str, str] | None = None) -> float:
+    """Run ``tgstats ARGS`` to its end; its wall time. A non-zero exit fails the bench."""
+    processes = ProcessSet(setup.log_dir, {**setup.env, **(env or {})})
+    try:
+        started = time.monotonic()
+        process = processes.start(name, [str(VENV_BIN / "tgstats"), *args])
+        wait(
+            f"end of tgstats {args[0]}",
+            lambda: process.popen.poll() is not None,
+            300.0 + 15.0 * setup.n,
+            processes.logs,
+            interval=0.2,
+        )
+        seconds = time.monotonic() - started
+    finally:
+        processes.stop()
+    if process.popen.returncode != 0:
+        raise BenchError(
+            f"tgstats {args[0]} exited with {process.popen.returncode}:\n{processes.logs(30)}"
+        )
+    return seconds
+
+
+def run_changes(setup: Setup) -> dict[str, Any]:
+    """What a refresh records in Dagster (``tgstats refresh``, the CLI path).
+
+    The scenario's window ends WEEK days before yesterday; the refresh window (the last
+    ``--days`` days up to yesterday) covers it. First the backfill of the scenario's window
+    (``backfill_s``). Then a refresh with nothing changed (its snapshots are reused:
+    ``noop_*``). Then "the next day" (bench/_next_day.py: one new day, two revised days for
+    every peer) and a refresh that fetches it (``refresh_s`` against ``bound_s``,
+    ``events`` against ``events_budget``). Then WEEK - 1 more next days: Dagster's tables
+    against the warehouse's over the WEEK days (``*_growth_bytes``).
+    """
+    from _next_day import advance
+
+    end = setup.last - timedelta(days=WEEK)
+    start = end - timedelta(days=setup.days - 1)
+    folder = setup.home.parent / "scenario-changes"
+    scenario = write_bench_scenario(folder, setup.n, end, setup.days, setup.latency)
+    env = {"TGSTATS_TELEGRAM_REPLAY": str(folder), "TGSTATS_START_DATE": start.isoformat()}
+    fetch = {**env, "TGSTATS_SNAPSHOT_MAX_AGE_HOURS": "0"}
+    url = setup.database_url
+    figures: dict[str, Any] = {}
+    figures["backfill_s"] = _tgstats(
+        setup,
+        "backfill",
+        "backfill",
+        "--start",
+        start.isoformat(),
+        "--end",
+        end.isoformat(),
+        env=env,
+    )
+    rows, size, materialized = event_log(url)
+    figures["noop_refresh_s"] = _tgstats(setup, "noop-refresh", "refresh", env=env)
+    rows2, size2, materialized2 = event_log(url)
+    figures["noop_events"] = rows2 - rows
+    figures["noop_event_log_bytes"] = size2 - size
+    figures["noop_bytes_per_peer"] = (size2 - size) / setup.n
+    figures["noop_materializations"] = materialized2 - materialized
+    figures["noop_vs_backfill"] = figures["noop_refresh_s"] / figures["backfill_s"]
+
+    dagster_before, warehouse_before = table_bytes(url)
+    advance(folder)
+    rows, size, materialized = event_log(url)
+    refresh_s = _tgstats(setup, "next-day-refresh", "refresh", env=fetch)
+    rows2, size2, materialized2 = event_log(url)
+    bound = scenario.bound_seconds(setup.latency, setup.concurrency)
+    # Per peer: 3 days x channel_daily, the 4 snapshot assets once, the report once.
+    budget = setup.n * (3 * 1 + 4 + 1)
+    figures |= {
+        "refresh_s": refresh_s,
+        "bound_s": bound,
+        "ratio": refresh_s / bound,
+        "events": materialized2 - materialized,
+        "events_budget": budget,
+        "event_rows": rows2 - rows,
+        "event_log_bytes": size2 - size,
+    }
+    for day in range(WEEK - 1):
+        advance(folder)
+        _tgstats(setup, f"next-day-refresh-{day + 2}", "refresh", env=fetch)
+    dagster_after, warehouse_after = table_bytes(url)
+    figures["event_log_growth_bytes"] = dagster_after - dagster_before
+    figures["warehouse_growth_bytes"] = warehouse_after - warehouse_before
+    figures["complete_peers"] = setup.complete_peers()
+    return figures
+
+
 RUNNERS: dict[str, Callable[[Setup], dict[str, Any]]] = {
     "daemon": run_daemon,
     "backfill": run_backfill,
+    "changes": run_changes,
 }
 
 
@@ -613,6 +743,7 @@ def bench_one(path: str, n: int, server: str, args: argparse.Namespace) -> Resul
             env,
             args.latency,
             concurrency,
+            args.days,
         )
         started = time.monotonic()
         print(f"[refresh] {path} N={n}: window {first}..{last}, scratch database ready", flush=True)
@@ -634,7 +765,7 @@ def _interrupt(signum: int, frame: object) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--peers", default="40,200", help="comma-separated peer counts")
-    parser.add_argument("--paths", default=",".join(PATHS), help="daemon,backfill")
+    parser.add_argument("--paths", default=",".join(PATHS), help="daemon,backfill,changes")
     parser.add_argument("--latency", type=float, default=0.1, help="seconds per request")
     parser.add_argument("--days", type=int, default=30, help="days of the refresh window")
     parser.add_argument("--database-url", help="a PostgreSQL server (admin URL)")

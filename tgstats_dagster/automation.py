@@ -1,4 +1,5 @@
-"""The peer sensor, the daily refresh schedule, the changes sensor and the follow-up sensor.
+"""The peer sensor, the daily refresh schedule, the changes sensor, the report sensor and
+the follow-up sensor.
 
 The sensor and the schedule skip with a reason when a flag is off.
 """
@@ -9,6 +10,7 @@ from datetime import date, datetime, timedelta, timezone
 
 import dagster as dg
 
+from tgstats_dagster.assets.daily import CHANNEL_DAILY
 from tgstats_dagster.partitions import (
     PEER,
     STATS_PEER,
@@ -22,11 +24,13 @@ from tgstats_dagster.runs import (
     FOLLOW_UP_OF_TAG,
     PEERS_JOB,
     SNAPSHOTS_JOB,
+    STATS_JOB,
     changes_tags,
     days_tag,
     failed_peers_of,
     follow_up_tags,
     refresh_window,
+    report_tags,
     run_scope,
 )
 from tgstats_dagster.settings import Settings
@@ -182,6 +186,37 @@ def build_changes_sensor(
         ]
 
     return telegram_changes_sensor
+
+
+def build_report_sensor(report_job: dg.JobDefinition) -> dg.SensorDefinition:
+    # Every job of the code location is watched: the UI's backfills and materializations of
+    # the daily pivot run as Dagster's own asset jobs, not as telegram_stats_job.
+    @dg.run_status_sensor(
+        name="telegram_report_sensor",
+        run_status=dg.DagsterRunStatus.SUCCESS,
+        request_job=report_job,
+        minimum_interval_seconds=5,
+        default_status=dg.DefaultSensorStatus.RUNNING,
+        description=(
+            "After a run that materialized channel_daily, redraws the reports of its peers: "
+            "their rows changed. A refresh that changed nothing has no daily run, so it "
+            "redraws nothing."
+        ),
+    )
+    def telegram_report_sensor(context: dg.RunStatusSensorContext):
+        run = context.dagster_run
+        if CHANNEL_DAILY not in (run.asset_selection or ()):
+            return dg.SkipReason(f"run {run.run_id} did not materialize channel_daily")
+        scope = run_scope(STATS_JOB, run.tags, context.instance)
+        if scope is None or not scope.peers:
+            return dg.SkipReason(f"run {run.run_id} names no peers")
+        order = context.instance.get_dynamic_partitions(STATS_PEER)
+        return [
+            dg.RunRequest(run_key=f"report:{run.run_id}:{index}", tags=tags)
+            for index, tags in enumerate(report_tags(scope.peers, order))
+        ]
+
+    return telegram_report_sensor
 
 
 def build_follow_up_sensor(jobs: list[dg.JobDefinition]) -> dg.SensorDefinition:

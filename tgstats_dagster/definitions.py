@@ -51,15 +51,16 @@ def build_definitions(settings: Settings, refresh_cron: str | None = None) -> dg
         build_daily_refresh,
         build_follow_up_sensor,
         build_peer_sensor,
+        build_report_sensor,
     )
-    from tgstats_dagster.jobs import peers_job, snapshots_job, stats_job
+    from tgstats_dagster.jobs import peers_job, report_job, snapshots_job, stats_job
     from tgstats_dagster.partitions import stats_partitions
-    from tgstats_dagster.resources import TelegramResource
+    from tgstats_dagster.resources import ReportsResource, TelegramResource
     from tgstats_dagster.warehouse.io_manager import WarehouseIOManager
 
     check_ready(settings)
     warehouse = warehouse_resource(settings)
-    jobs = [peers_job, snapshots_job, stats_job]
+    jobs = [peers_job, snapshots_job, stats_job, report_job]
     return dg.Definitions(
         assets=build_assets(stats_partitions(settings.start_date)),
         jobs=jobs,
@@ -67,11 +68,13 @@ def build_definitions(settings: Settings, refresh_cron: str | None = None) -> dg
         sensors=[
             build_peer_sensor(settings),
             build_changes_sensor(snapshots_job, stats_job),
+            build_report_sensor(report_job),
             build_follow_up_sensor(jobs),
         ],
         resources={
             "telegram": TelegramResource.from_settings(settings),
             "warehouse": warehouse,
+            "reports": ReportsResource.from_settings(settings),
             "io_manager": WarehouseIOManager(warehouse=warehouse),
         },
         executor=dg.in_process_executor,

@@ -1,12 +1,12 @@
 """Asset jobs: the peer entities; the snapshots (raw stats and each snapshot's figures) by
-stats peer; the daily pivot by stats peer x day.
+stats peer; the daily pivot by stats peer x day; the channel reports by stats peer.
 
 Each runs its steps in the run's own process: a run's fixed cost is paid once, not per step.
 """
 
 import dagster as dg
 
-from tgstats_dagster.runs import PEERS_JOB, SNAPSHOTS_JOB, STATS_JOB
+from tgstats_dagster.runs import PEERS_JOB, REPORT_JOB, SNAPSHOTS_JOB, STATS_JOB
 
 peers_job = dg.define_asset_job(
     PEERS_JOB,
@@ -27,4 +27,10 @@ stats_job = dg.define_asset_job(
     selection=["channel_daily"],
     executor_def=dg.in_process_executor,
     description="Pivot each peer's newest snapshot into its daily figures, by peer x day.",
+)
+report_job = dg.define_asset_job(
+    REPORT_JOB,
+    selection=["channel_report"],
+    executor_def=dg.in_process_executor,
+    description="Draw the reports of the selected stats peers from the warehouse (no Telegram).",
 )

@@ -1,5 +1,5 @@
-"""Dagster resources: Telegram (one connection per run, opened when first needed) and the
-warehouse (:mod:`tgstats_dagster.warehouse.resource`)."""
+"""Dagster resources: Telegram (one connection per run, opened when first needed), the
+warehouse (:mod:`tgstats_dagster.warehouse.resource`) and the folder of the reports."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from tgstats_dagster.telegram.connect import open_client, retry_policy
 from tgstats_dagster.telegram.stats import StatsClient
 from tgstats_dagster.warehouse.resource import WarehouseResource
 
-__all__ = ["TelegramResource", "WarehouseResource"]
+__all__ = ["ReportsResource", "TelegramResource", "WarehouseResource"]
 
 
 def loader_mode(settings: Settings) -> str:
@@ -155,3 +155,18 @@ class TelegramResource(dg.ConfigurableResource):
     def requests(self) -> dict[str, int]:
         """The Telegram requests of this run so far, ``<Request>@dc<N>`` -> count."""
         return dict(self._client.requests) if self._client is not None else {}
+
+
+class ReportsResource(dg.ConfigurableResource):
+    """Where the channel reports are written (default ``TGSTATS_HOME/reports``, as for
+    ``tgstats report``)."""
+
+    folder: str = Field(description="folder of the report pages (one HTML page per channel)")
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> ReportsResource:
+        return cls(folder=str(settings.reports_dir.resolve()))
+
+    @property
+    def path(self) -> Path:
+        return Path(self.folder)

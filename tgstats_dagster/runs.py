@@ -41,6 +41,7 @@ from tgstats_dagster.partitions import (
 PEERS_JOB = "telegram_peers_job"
 SNAPSHOTS_JOB = "telegram_snapshots_job"
 STATS_JOB = "telegram_stats_job"
+REPORT_JOB = "telegram_report_job"
 #: Tag of a snapshots run: the days it compares, ``<first>..<last>`` (default: the refresh
 #: window, the last MTPROTO_STATS_PERIOD_DAYS complete days).
 DAYS_TAG = "tgstats/days"
@@ -226,6 +227,12 @@ def changes_tags(
                 {**stats_range_tags(group[0], group[-1], first, last), CHANGES_OF_TAG: run_id}
             )
     return runs
+
+
+def report_tags(peers: Sequence[str], order: Sequence[str]) -> list[dict[str, str]]:
+    """The report runs that redraw ``peers`` (the peers of the daily runs that changed
+    rows): one per group of neighbouring stats peers."""
+    return [range_tags(group[0], group[-1]) for group in contiguous_runs(order, peers)]
 
 
 def day_spans(days: Sequence[date]) -> list[tuple[date, date]]:

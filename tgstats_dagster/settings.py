@@ -77,6 +77,11 @@ class Settings:
     def uses_replay(self) -> bool:
         return self.replay_dir is not None
 
+    @property
+    def reports_dir(self) -> Path:
+        """Where the channel reports go by default: ``TGSTATS_HOME/reports``."""
+        return self.home.expanduser() / "reports"
+
     def missing_credentials(self) -> list[str]:
         """The live-Telegram variables that are not set (empty when replay is used)."""
         if self.uses_replay:

@@ -7,15 +7,17 @@ import dagster as dg
 from tgstats_dagster.assets.daily import build_daily_assets
 from tgstats_dagster.assets.figures import build_figures_assets
 from tgstats_dagster.assets.peers import telegram_peers
+from tgstats_dagster.assets.report import channel_report
 from tgstats_dagster.assets.snapshots import telegram_snapshots
 
 
 def build_assets(partitions: dg.MultiPartitionsDefinition) -> list[dg.AssetsDefinition]:
     """The peer entity; by stats peer, the raw snapshots and each snapshot's figures; by
-    ``partitions`` (stats peer x day), the daily pivot."""
+    ``partitions`` (stats peer x day), the daily pivot; by stats peer, the channel report."""
     return [
         telegram_peers,
         telegram_snapshots,
         build_figures_assets(),
         build_daily_assets(partitions),
+        channel_report,
     ]

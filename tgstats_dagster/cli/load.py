@@ -4,7 +4,8 @@ As few runs as the partitions allow: one run for the entities of the peers not s
 one snapshots run for every requested peer with stats rights (they are neighbours in the
 ``stats_peer`` partitions unless some were added in between), then the daily runs: a
 backfill materializes every day it asks for; a refresh only the days the snapshots run found
-new or changed (none when nothing changed). A run that fails for some peers is followed up
+new or changed (none when nothing changed); then the reports of the peers whose rows the
+daily runs wrote are redrawn. A run that fails for some peers is followed up
 (see :mod:`tgstats_dagster.runs`). Each peer ends loaded, reused, unchanged, skipped (no
 stats rights), incomplete or failed, and says why.
 """
@@ -35,11 +36,13 @@ from tgstats_dagster.partitions import (
 )
 from tgstats_dagster.runs import (
     PEERS_JOB,
+    REPORT_JOB,
     SNAPSHOTS_JOB,
     STATS_JOB,
     changed_days,
     changes_tags,
     days_tag,
+    report_tags,
 )
 from tgstats_dagster.settings import Settings
 
@@ -140,8 +143,11 @@ def load(
         daily = _daily_runs(instance, snapshot_runs, loadable, failures, first, last, only_changed)
         if daily:
             job = defs.resolve_job_def(STATS_JOB)
+            daily_runs: list[RunOutcome] = []
             for tags in daily:
-                runs += _with_failures(run_with_follow_ups(job, instance, tags, out), failures)
+                daily_runs += run_with_follow_ups(job, instance, tags, out)
+            runs += _with_failures(daily_runs, failures)
+            runs += _with_failures(_draw_reports(defs, instance, daily_runs, out), failures)
         elif only_changed:
             print(f"{len(loadable)} peer(s) checked, nothing changed", file=out, flush=True)
     for peer in loadable:
@@ -184,6 +190,26 @@ def _daily_runs(
         if outcome.success and run is not None and changed_days(run.tags):
             daily += changes_tags(run.tags, order, outcome.run_id)
     return daily
+
+
+def _draw_reports(
+    defs: dg.Definitions,
+    instance: dg.DagsterInstance,
+    daily_runs: Sequence[RunOutcome],
+    out: TextIO,
+) -> list[RunOutcome]:
+    """Redraw the reports of the peers whose rows the daily runs wrote, once each."""
+    drawn = {peer for outcome in daily_runs if outcome.success for peer in outcome.peers}
+    order = instance.get_dynamic_partitions(STATS_PEER)
+    peers = [peer for peer in order if peer in drawn]
+    if not peers:
+        return []
+    print(f"reports of {len(peers)} peer(s)", file=out, flush=True)
+    job = defs.resolve_job_def(REPORT_JOB)
+    outcomes: list[RunOutcome] = []
+    for tags in report_tags(peers, order):
+        outcomes += run_with_follow_ups(job, instance, tags, out)
+    return outcomes
 
 
 def _with_failures(outcomes: list[RunOutcome], failures: dict[str, str]) -> list[RunOutcome]:

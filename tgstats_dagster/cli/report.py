@@ -19,8 +19,6 @@ from tgstats_dagster.warehouse.database import make_engine, warehouse_url
 from tgstats_dagster.warehouse.migrations import ensure_schema
 from tgstats_dagster.warehouse.peers import PeerStore
 
-REPORTS_DIR = "reports"
-
 
 def run_report(
     settings: Settings,
@@ -34,7 +32,7 @@ def run_report(
     url = warehouse_url(settings)
     ensure_schema(url)
     engine = make_engine(url)
-    out_dir = out if out is not None else settings.home.expanduser() / REPORTS_DIR
+    out_dir = out if out is not None else settings.reports_dir
     channels, unknown = _channels(engine, peers or settings.peers)
     for entry in unknown:
         print(

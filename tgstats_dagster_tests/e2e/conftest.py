@@ -64,6 +64,8 @@ STATS_REQUESTS = {"GetBroadcastStatsRequest", "GetMegagroupStatsRequest"}
 STARTUP_TIMEOUT = 180.0
 RUN_TIMEOUT = 180.0
 BACKFILL_TIMEOUT = 240.0
+#: The report sensor's run after a daily run: a sensor tick, then drawing two channels.
+REPORT_TIMEOUT = 240.0
 
 
 def stats_key(day: date, peer: str) -> str:

@@ -18,12 +18,14 @@ from typing import Any
 
 import pytest
 
+from tgstats_dagster_tests.e2e import graphql
 from tgstats_dagster_tests.e2e.conftest import (
     ARTIFACTS,
     BACKFILL_DAYS,
     BACKFILL_PEERS,
     CHANNEL,
     PEERS,
+    REPORT_TIMEOUT,
     Deployment,
 )
 
@@ -50,6 +52,7 @@ ASSETS = (
     "stats_figures",
     "post_interactions",
     "megagroup_tops",
+    "channel_report",
 )
 # What the UI shows when a page or a query fails.
 ERROR_TEXTS = (
@@ -113,7 +116,7 @@ def browser(
             executable_path=str(CHROMIUM),
             headless=True,
             args=CHROMIUM_ARGS,
-            viewport={"width": 1400, "height": 900},
+            viewport={"width": 1920, "height": 1080},
         )
         try:
             page = context.new_page()
@@ -151,12 +154,12 @@ def test_asset_lineage_page_shows_every_asset(dev_deployment: Deployment, browse
     for asset in ASSETS:
         shown = browser.page.get_by_text(asset, exact=True).filter(visible=True)
         assert shown.count() == 2, f"{asset}: in the list and in the graph"
-    # The peer entity has one partition per peer; the snapshot assets one per stats peer;
-    # the daily pivot one per stats peer x day.
+    # The peer entity has one partition per peer; the snapshot assets and the report one
+    # per stats peer; the daily pivot one per stats peer x day.
     counts = re.findall(r"\b(\d+) partitions\b", text)
     assert len(counts) == len(ASSETS), counts
     assert counts.count(str(len(PEERS))) == 1, counts
-    assert counts.count(str(len(BACKFILL_PEERS))) == 4, counts
+    assert counts.count(str(len(BACKFILL_PEERS))) == 5, counts
     assert len(set(counts) - {str(len(PEERS)), str(len(BACKFILL_PEERS))}) == 1, counts
     browser.assert_no_error(screenshot)
 
@@ -203,4 +206,34 @@ def test_each_partition_event_carries_its_own_figures(
     text = browser.text()
     assert "followers" in text or "members" in text
     assert "materialized in run" in text
+    browser.assert_no_error(screenshot)
+
+
+def test_a_channel_report_partition_shows_its_picture(
+    dev_deployment: Deployment, browser: Browser
+) -> None:
+    """After the UI's backfill, the report sensor draws each channel; its partition shows the
+    overview picture embedded in the materialization's metadata."""
+    dev_deployment.backfilled()
+
+    def drawn() -> bool:
+        status = graphql.partition_status(dev_deployment.client, "channel_report")
+        return set(BACKFILL_PEERS) <= status["materialized"]
+
+    dev_deployment.processes.wait_for("the reports of the backfilled peers", drawn, REPORT_TIMEOUT)
+    page = browser.page
+    browser.open(f"{dev_deployment.base_url}/assets/channel_report?view=partitions")
+    picture = page.locator('img[src^="data:image/svg+xml;base64,"]').first
+    try:
+        page.get_by_text(CHANNEL, exact=True).first.click()
+        picture.wait_for()
+        page.wait_for_function(
+            "img => img.complete && img.naturalWidth > 0", arg=picture.element_handle()
+        )
+        picture.scroll_into_view_if_needed()
+    finally:
+        screenshot = browser.screenshot("channel-report")
+    box = picture.bounding_box()
+    assert box is not None and box["width"] > 100 and box["height"] > 50, box
+    assert "report" in browser.text()
     browser.assert_no_error(screenshot)

@@ -153,15 +153,19 @@ def test_materialize_one_partition(deployment: Deployment) -> None:
 def test_lineage_peer_entity_to_raw_graphs_to_daily_pivot(deployment: Deployment) -> None:
     graph = graphql.asset_graph(deployment.client)
     figures = {"stats_figures", "post_interactions", "megagroup_tops"}
-    assert set(graph) == {"telegram_peers", "stats_raw", "channel_daily", *figures}
+    report = "channel_report"
+    assert set(graph) == {"telegram_peers", "stats_raw", "channel_daily", *figures, report}
     assert graph["telegram_peers"]["upstream"] == set()
     assert graph["telegram_peers"]["downstream"] == {"stats_raw"}
     assert graph["stats_raw"]["upstream"] == {"telegram_peers"}
     assert graph["stats_raw"]["downstream"] == {"channel_daily", *figures}
     assert graph["channel_daily"]["upstream"] == {"stats_raw"}
     for asset in figures:
-        assert graph[asset]["upstream"] == {"stats_raw"} and graph[asset]["downstream"] == set()
-    assert graph["channel_daily"]["downstream"] == set()
+        assert graph[asset]["upstream"] == {"stats_raw"}
+        assert graph[asset]["downstream"] == {report}
+    assert graph["channel_daily"]["downstream"] == {report}
+    assert graph[report]["upstream"] == {"channel_daily", *figures}
+    assert graph[report]["downstream"] == set()
     assert {node["group"] for node in graph.values()} == {"telegram_stats"}
     assert all(node["partitioned"] for node in graph.values())
 
