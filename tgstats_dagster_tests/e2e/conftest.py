@@ -124,6 +124,20 @@ class Deployment:
             self._backfill = BackfillOutcome(backfill_id, found, keys, before)
         return self._backfill
 
+    def reported(self) -> None:
+        """After the backfill, the report sensor's run: every backfilled peer's report is
+        drawn and no run is left going."""
+        self.backfilled()
+
+        def done() -> bool:
+            status = graphql.partition_status(self.client, "channel_report")
+            if not set(BACKFILL_PEERS) <= status["materialized"]:
+                return False
+            going = graphql.runs(self.client)
+            return all(r["status"] in graphql.FINISHED_RUN_STATUSES for r in going)
+
+        self.processes.wait_for("the reports of the backfilled peers", done, REPORT_TIMEOUT)
+
     def query(self, sql: str, *params: Any) -> list[tuple]:
         with psycopg.connect(libpq_url(self.warehouse_url)) as conn:
             return conn.execute(sql, params).fetchall()
