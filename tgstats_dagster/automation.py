@@ -205,7 +205,7 @@ def build_report_sensor(report_job: dg.JobDefinition) -> dg.SensorDefinition:
     )
     def telegram_report_sensor(context: dg.RunStatusSensorContext):
         run = context.dagster_run
-        if CHANNEL_DAILY not in (run.asset_selection or ()):
+        if run.job_name != STATS_JOB and CHANNEL_DAILY not in (run.asset_selection or ()):
             return dg.SkipReason(f"run {run.run_id} did not materialize channel_daily")
         scope = run_scope(STATS_JOB, run.tags, context.instance)
         if scope is None or not scope.peers:

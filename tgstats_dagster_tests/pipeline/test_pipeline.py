@@ -240,8 +240,8 @@ def test_a_failing_peer_is_retried_alone_and_the_others_are_materialized(
     assert by_peer[GROUP].status == "loaded"
     assert by_peer[NO_RIGHTS].status == "skipped"
     # peers; the snapshots run that failed for the channel; its follow-ups: the group, the
-    # channel; then the group's day.
-    assert [r.success for r in result.runs] == [True, False, True, False, True]
+    # channel; then the group's day and its report.
+    assert [r.success for r in result.runs] == [True, False, True, False, True, True]
     assert result.runs[2].peers == (GROUP,) and result.runs[3].peers == (CHANNEL,)
     assert result.runs[4].peers == (GROUP,)
     assert _stored(database_url, GROUP) == expected_daily(use_scenario, GROUP, [END_DAY])
@@ -329,7 +329,7 @@ def test_an_incomplete_snapshot_fails_its_check_and_is_not_reused(
     (report,) = result.reports
     assert report.status == "incomplete" and not report.acceptable
     assert "languages_graph" in report.detail
-    run = result.runs[-2]  # the snapshots run (the daily run follows)
+    run = result.runs[-3]  # the snapshots run (the daily run and the report follow)
     checks = {
         e.dagster_event.asset_check_evaluation_data.check_name: e.dagster_event
         for e in instance.all_logs(run.run_id)
@@ -369,7 +369,7 @@ def test_secrets_never_reach_logs_metadata_or_tables(
 def test_the_run_records_its_telegram_requests(instance, pipeline_env, database_url) -> None:
     settings = load_settings()
     result = load(settings, instance, (GROUP,), END_DAY, END_DAY)
-    stats_run = instance.get_run_by_id(result.runs[-2].run_id)  # the snapshots run
+    stats_run = instance.get_run_by_id(result.runs[-3].run_id)  # the snapshots run
     recorded = json.loads(stats_run.tags[TELEGRAM_REQUESTS_TAG])
     assert recorded["GetMegagroupStatsRequest@dc2"] == 1
     # Every request but Telethon's own connection set-up is counted.
@@ -436,7 +436,7 @@ def test_a_run_of_1000_partitions_has_true_statuses_and_metadata(
     with open_instance(load_settings()) as instance:
         result = load(load_settings(), instance, keys, first, END_DAY)
         assert {r.status for r in result.reports} == {"loaded"}
-        assert len(result.runs) == 3  # the entities, every peer's snapshot, every day
+        assert len(result.runs) == 4  # the entities, every snapshot, every day, the reports
         assert len(instance.get_materialized_partitions(RAW)) == 20
         assert len(instance.get_materialized_partitions(DAILY)) == 1000
         records = instance.fetch_materializations(DAILY, limit=2000).records
