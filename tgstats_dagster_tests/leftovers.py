@@ -2,36 +2,25 @@
 
 The tests start real processes (``tgstats`` commands, ``dagster dev``, code servers, run
 workers, embedded PostgreSQL servers, ``tail -F``); each must be gone when the session ends.
-Many of them outlive their parent by design (``pg_ctl`` daemonizes the server, Dagster's run
-workers are detached), and an orphan is normally adopted by init, out of sight. So the plugin
-makes the pytest process a child subreaper (Linux): every orphan of the suite is adopted by
-pytest instead, and at the end of the session, once every fixture is torn down, the
-descendants of pytest still alive are the suite's leftovers. They are named, killed, and the
-session fails.
-
-Orphans that exit are zombies of pytest until reaped; they are not counted (the suite's own
-checks skip zombies too) and are reaped at the end.
+Many outlive their parent by design (``pg_ctl`` daemonizes the server, Dagster's run workers
+are detached) and are adopted by init, so the parentage of pytest does not find them. The
+plugin marks the session's environment instead: every process the suite starts inherits
+``TGSTATS_TEST_SESSION``. At the end of the session, once every fixture is torn down, the
+processes that carry this session's mark, or name its temporary folder on their command line,
+are the suite's leftovers: they are named, killed, and the session fails.
 """
 
 from __future__ import annotations
 
-import ctypes
 import os
 import signal
 import sys
+import uuid
 
 import psutil
 import pytest
 
-#: prctl option of Linux: orphaned descendants are reparented to this process, not to init
-PR_SET_CHILD_SUBREAPER = 36
-
-
-def _become_subreaper() -> bool:
-    if not sys.platform.startswith("linux"):
-        return False
-    libc = ctypes.CDLL(None, use_errno=True)
-    return libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0
+MARK = "TGSTATS_TEST_SESSION"
 
 
 def _describe(process: psutil.Process) -> str:
@@ -42,16 +31,22 @@ def _describe(process: psutil.Process) -> str:
     return f"pid {process.pid}: {command}"
 
 
-def living_descendants() -> list[psutil.Process]:
-    """Descendants of this process that are running (not zombies), oldest first."""
-    alive = []
-    for process in psutil.Process().children(recursive=True):
-        try:
-            if process.status() != psutil.STATUS_ZOMBIE:
-                alive.append(process)
-        except psutil.NoSuchProcess:
+def leftovers(mark: str, folder: str | None) -> list[psutil.Process]:
+    """Running processes (not zombies) other than this one that carry ``mark`` in their
+    environment or name ``folder`` on their command line, by pid."""
+    found = []
+    for process in psutil.process_iter():
+        if process.pid == os.getpid():
             continue
-    return sorted(alive, key=lambda process: process.pid)
+        try:
+            if process.status() == psutil.STATUS_ZOMBIE:
+                continue
+            named = folder is not None and any(folder in part for part in process.cmdline())
+            if named or process.environ().get(MARK) == mark:
+                found.append(process)
+        except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
+            continue
+    return sorted(found, key=lambda process: process.pid)
 
 
 def _kill(processes: list[psutil.Process]) -> None:
@@ -63,39 +58,26 @@ def _kill(processes: list[psutil.Process]) -> None:
     psutil.wait_procs(processes, timeout=10)
 
 
-def _reap_zombies() -> None:
-    while True:
-        try:
-            pid, _ = os.waitpid(-1, os.WNOHANG)
-        except ChildProcessError:
-            return
-        if pid == 0:
-            return
-
-
 def pytest_configure(config: pytest.Config) -> None:
-    config.stash[_SUBREAPER] = _become_subreaper()
+    os.environ[MARK] = uuid.uuid4().hex  # a session of its own, even inside another session
 
 
 @pytest.hookimpl(trylast=True)
 def pytest_sessionfinish(session: pytest.Session) -> None:
-    if not session.config.stash.get(_SUBREAPER, False):
+    factory = getattr(session.config, "_tmp_path_factory", None)
+    folder = str(factory.getbasetemp()) if factory is not None else None
+    left = leftovers(os.environ[MARK], folder)
+    if not left:
         return
-    left = living_descendants()
-    if left:
-        names = [_describe(process) for process in left]
-        _kill(left)
-        reporter = session.config.pluginmanager.get_plugin("terminalreporter")
-        message = "processes started by the tests are still running (killed now):\n  " + (
-            "\n  ".join(names)
-        )
-        if reporter is not None:
-            reporter.write_sep("=", "processes left running", red=True)
-            reporter.write_line(message)
-        else:
-            print(message, file=sys.stderr)
-        session.exitstatus = pytest.ExitCode.TESTS_FAILED
-    _reap_zombies()
-
-
-_SUBREAPER = pytest.StashKey[bool]()
+    names = [_describe(process) for process in left]
+    _kill(left)
+    message = "processes started by the tests are still running (killed now):\n  " + (
+        "\n  ".join(names)
+    )
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is not None:
+        reporter.write_sep("=", "processes left running", red=True)
+        reporter.write_line(message)
+    else:
+        print(message, file=sys.stderr)
+    session.exitstatus = pytest.ExitCode.TESTS_FAILED
