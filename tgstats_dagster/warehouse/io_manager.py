@@ -18,6 +18,7 @@ from typing import Any
 import dagster as dg
 import pandas as pd
 import sqlalchemy as sa
+from dagster._core.definitions.partitions.subset.default import DefaultPartitionsSubset
 
 from tgstats_dagster.partitions import PeerDay
 from tgstats_dagster.warehouse.database import make_engine
@@ -134,6 +135,28 @@ def _check_within(frame: pd.DataFrame, keys: list[str] | None, table: str) -> No
         )
 
 
+class _SortedPartitionsSubset(DefaultPartitionsSubset):
+    """A partition subset whose keys come out sorted: for ``date|peer`` keys, oldest day first."""
+
+    def get_partition_keys(self) -> list[str]:
+        return sorted(self.subset)
+
+
+def _newest_day_last(context: dg.OutputContext) -> None:
+    """Make Dagster write a ranged output's materializations oldest day first.
+
+    Dagster writes one materialization per partition of the output, in the order of the
+    output's partition subset. For a range of peers and days that subset is a set, so the
+    asset's "Latest materialization" in the UI would be a day picked by string hashing, not
+    the newest day. Dagster offers no public way to set this order, so the subset that the
+    same context hands to the event writer, after this method returns, is swapped for a sorted
+    one. A test pins this behaviour, so a Dagster release that changes it is noticed.
+    """
+    subset = getattr(context, "_asset_partitions_subset", None)
+    if type(subset) is DefaultPartitionsSubset:
+        context._asset_partitions_subset = _SortedPartitionsSubset(set(subset.subset))
+
+
 class WarehouseIOManager(dg.ConfigurableIOManager):
     """Stores the assets' tables in the warehouse, idempotently; loads them back as
     DataFrames for downstream assets."""
@@ -148,6 +171,7 @@ class WarehouseIOManager(dg.ConfigurableIOManager):
     def handle_output(self, context: dg.OutputContext, obj: object) -> None:
         table = _table_of(context.asset_key)
         keys = list(context.asset_partition_keys) if context.has_asset_partitions else None
+        _newest_day_last(context)
         engine = self._engine()
         total = WriteCounts()
         batches = 0

@@ -160,6 +160,9 @@ def test_backfill_of_53_days_in_two_runs_fetches_once_per_peer(
     assert len(materialized) == 2 * 53
     assert not [k for k in materialized if k.endswith(f"|{NO_RIGHTS}")]
     assert result.requests["GetBroadcastStatsRequest@dc4"] == 1
+    # the UI's "Latest materialization" of channel_daily is the newest day, not a random one
+    latest = instance.get_latest_materialization_event(DAILY)
+    assert PeerDay.of(latest.asset_materialization.partition).day == last
 
 
 def test_metadata_belongs_to_its_partition(instance, pipeline_env, database_url) -> None:
