@@ -76,15 +76,6 @@ stats_raw = sa.Table(
     sa.CheckConstraint(f"kind IN ({', '.join(map(repr, GRAPH_KINDS))})", name="kind"),
 )
 
-stats_raw_days = sa.Table(
-    "stats_raw_days",
-    metadata,
-    sa.Column("peer_key", sa.Text, primary_key=True),
-    sa.Column("day", sa.Date, primary_key=True),
-    sa.Column("channel_id", sa.BigInteger, nullable=False),
-    sa.Column("fetched_at", TIMESTAMPTZ, nullable=False),
-)
-
 channel_daily = sa.Table(
     "channel_daily",
     metadata,

@@ -88,9 +88,6 @@ RULES: dict[str, WriteRule] = {
     "stats_figures": WriteRule(key=("channel_id", "fetched_at", "figure"), once=True),
     "post_interactions": WriteRule(key=("channel_id", "fetched_at", "kind", "post_id"), once=True),
     "megagroup_tops": WriteRule(key=("channel_id", "fetched_at", "top", "user_id"), once=True),
-    "stats_raw_days": WriteRule(
-        key=("peer_key", "day"), compare=("channel_id", "fetched_at"), newer="fetched_at"
-    ),
     "channel_daily": WriteRule(
         key=("channel_id", "day", "metric"),
         compare=("peer_key", "value"),

@@ -40,7 +40,6 @@ def test_upgrade_creates_the_tables_and_its_own_version_table(database_url: str)
         "telegram_peers",
         "stats_snapshots",
         "stats_raw",
-        "stats_raw_days",
         "channel_daily",
         "stats_figures",
         "post_interactions",
@@ -235,6 +234,24 @@ def test_0004_downgrades_to_0003_and_upgrades_again(database_url: str) -> None:
         command.downgrade(config, "0003")
     assert "posts" not in _tables(database_url)
     assert "channel_daily" in _tables(database_url)
+    migrations.upgrade(database_url)
+    assert _differences_from_tables(database_url) == []
+
+
+def test_0005_drops_stats_raw_days_and_downgrades_to_0004(database_url: str) -> None:
+    config = migrations.alembic_config()
+    with make_engine(database_url).begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, "0004")
+        connection.exec_driver_sql(
+            "INSERT INTO stats_raw_days VALUES ('chan', '2026-11-01', 1, '2026-11-02T00:00Z')"
+        )
+    migrations.upgrade(database_url)
+    assert "stats_raw_days" not in _tables(database_url)
+    with make_engine(database_url).begin() as connection:
+        config.attributes["connection"] = connection
+        command.downgrade(config, "0004")
+    assert "stats_raw_days" in _tables(database_url)
     migrations.upgrade(database_url)
     assert _differences_from_tables(database_url) == []
 
