@@ -35,17 +35,23 @@ Figures, per (path, N):
 
 Paths:
 
-- ``daemon``: ``tgstats dev`` (webserver + daemon). Untimed set-up: wait until the UI
+- ``daemon``: ``tgstats dev`` (webserver + daemon) over a scenario whose window ends the day
+  before yesterday, with TGSTATS_SNAPSHOT_MAX_AGE_HOURS=0. Untimed set-up: wait until the UI
   answers, the code location is loaded, the daemons are healthy, and the peer sensor's work
   is done (telegram_peers has N rows, no run queued or in progress, and the dynamic
-  partitions set ``stats_peer``, if the code defines one, holds N keys). Timed: what the
-  UI's "Test schedule" + "Launch all" does: GraphQL ``scheduleDryRun`` of
-  ``daily_stats_refresh`` at today's 03:30 UTC, then ``launchMultipleRuns`` with every run
-  request, built as the UI builds them. The clock runs from that launch call until every
-  launched run has finished (and any run started meanwhile, such as a retry: counted as
-  ``other_runs``) and the newest channel_daily ``updated_at`` is read (``last_row_s``: that
-  row's time after the launch call). ``setup_s`` is the untimed set-up. ``peak_rss_mb`` is
-  the tree of ``tgstats dev`` (webserver, daemon, code server, run workers).
+  partitions set ``stats_peer`` holds N keys). Then twice what the UI's "Test schedule" +
+  "Launch all" does: GraphQL ``scheduleDryRun`` of ``daily_stats_refresh`` at today's 03:30
+  UTC, then ``launchMultipleRuns`` with every run request, built as the UI builds them. The
+  first loads the whole window (``first_refresh_s``); then the scenario serves the next day
+  (bench/_next_day.py) and the second is the measured refresh. Each waits for the chain of
+  runs it starts: the snapshots run, the daily runs the changes sensor asks for, the report
+  runs, any retry; done when every run has ended and each of those sensors completed a tick
+  after the last end. ``refresh_s``: from the launch call to the end of the last run that is
+  not a report run (the rows are in); ``reports_s``: to the end of the last report run;
+  ``chain_s``: until the bench saw the chain done. ``events``: asset materializations added,
+  against ``events_budget`` as for ``changes``. ``last_row_s``: the newest channel_daily
+  ``updated_at`` after the launch call. ``setup_s`` is the untimed set-up. ``peak_rss_mb``
+  is the tree of ``tgstats dev`` (webserver, daemon, code server, run workers).
 - ``backfill``: ``tgstats backfill --start FIRST --end LAST`` timed as a whole: it adds the
   peers, loads the peer entities, then the stats; nothing is subtracted. Its bound and
   ``min_requests`` include the entities of the new peers (resolveUsername + getFullChannel
@@ -119,6 +125,10 @@ DEFAULT_SERVER = "postgresql://postgres@127.0.0.1:5432/postgres"
 SCHEDULE = "daily_stats_refresh"
 PEER_SENSOR = "telegram_peer_sensor"
 STATS_PEER_SET = "stats_peer"
+REPORT_JOB = "telegram_report_job"
+#: The run sensors that continue a refresh: the daily runs of what changed, the reports of
+#: the peers whose rows changed, the retries of failed peers.
+CHAIN_SENSORS = ("telegram_changes_sensor", "telegram_report_sensor", "telegram_follow_up_sensor")
 TICK_HOUR, TICK_MINUTE = 3, 30
 STARTUP_TIMEOUT = 180.0
 RSS_INTERVAL = 0.2
@@ -356,7 +366,19 @@ class Setup:
 
 
 def run_daemon(setup: Setup) -> dict[str, Any]:
-    processes = ProcessSet(setup.log_dir, setup.env)
+    """The schedule's refresh through ``tgstats dev`` (see the module): a first tick that loads
+    the window, untimed, then the next day (one new and two revised days for every peer) and a
+    timed tick that fetches it."""
+    from _next_day import advance
+
+    folder = setup.home.parent / "scenario-daemon"
+    write_bench_scenario(folder, setup.n, setup.last - timedelta(days=1), setup.days, setup.latency)
+    env = {
+        **setup.env,
+        "TGSTATS_TELEGRAM_REPLAY": str(folder),
+        "TGSTATS_SNAPSHOT_MAX_AGE_HOURS": "0",
+    }
+    processes = ProcessSet(setup.log_dir, env)
     try:
         port = free_port()
         start_tgstats_dev(processes, port)
@@ -375,9 +397,12 @@ def run_daemon(setup: Setup) -> dict[str, Any]:
             t0 = time.monotonic()
             _wait_setup_done(setup, processes, client, location, instance)
             setup_s = time.monotonic() - t0
-            return _timed_refresh(setup, processes, client, location, instance) | {
-                "setup_s": setup_s
-            }
+            first = _timed_refresh(setup, processes, client, location, instance)
+            advance(folder)
+            figures = _timed_refresh(setup, processes, client, location, instance)
+            # Per peer: 3 days x channel_daily, the 4 snapshot assets once, the report once.
+            figures["events_budget"] = setup.n * (3 * 1 + 4 + 1)
+            return figures | {"setup_s": setup_s, "first_refresh_s": first["refresh_s"]}
     finally:
         processes.stop()
 
@@ -455,7 +480,7 @@ def _timed_refresh(
     schedule_job = graphql.schedule(client, location, SCHEDULE)["pipelineName"]
     params = [_execution_params(r, location, schedule_job) for r in requests]
     log_before = len(log_entries(setup.replay_log))
-    runs_before = instance.get_runs_count()
+    _, _, materialized_before = event_log(setup.database_url)
     root = processes.processes[0].popen.pid
     timeout = 600.0 + 60.0 * setup.n  # one run per peer costs ~30 s here
     with PeakRss(root) as rss:
@@ -467,22 +492,18 @@ def _timed_refresh(
         for item in outcome["launchMultipleRunsResult"]:
             run_ids.append(graphql.expect(item, "LaunchRunSuccess")["run"]["runId"])
 
-        def finished() -> list[dg.DagsterRun] | None:
-            """The launched runs once they and any run they caused (a retry) have ended."""
-            found = instance.get_runs(dg.RunsFilter(run_ids=run_ids))
-            if len([r for r in found if r.is_finished]) < len(run_ids):
-                return None
-            active = instance.get_runs_count(dg.RunsFilter(statuses=ACTIVE_RUN_STATUSES))
-            return None if active else found
-
         found = processes.wait_for(
-            f"end of the {len(run_ids)} launched runs (and of any run they caused)",
-            finished,
+            f"end of the {len(run_ids)} launched runs and of the runs their sensors asked for",
+            lambda: _chain_done(client, location, instance, started_wall),
             timeout,
-            interval=0.2,
+            interval=0.5,
         )
-        newest = setup.newest_row()
-        refresh_s = time.monotonic() - started
+        chain_s = time.monotonic() - started
+    _, _, materialized_after = event_log(setup.database_url)
+    daily = [r for r in found if r.job_name != REPORT_JOB]
+    reports = [r for r in found if r.job_name == REPORT_JOB]
+    refresh_s = _ended(instance, daily) - started_wall.timestamp()
+    newest = setup.newest_row()
     entries = log_entries(setup.replay_log)[log_before:]
     failed = [r.run_id for r in found if r.status != dg.DagsterRunStatus.SUCCESS]
     bound = setup.scenario.bound_seconds(setup.latency, setup.concurrency)
@@ -490,9 +511,12 @@ def _timed_refresh(
         "refresh_s": refresh_s,
         **setup.base_figures(),
         "ratio": refresh_s / bound,
-        "runs": len(run_ids),
-        "other_runs": instance.get_runs_count() - runs_before - len(run_ids),
+        "reports_s": _ended(instance, reports) - started_wall.timestamp() if reports else 0.0,
+        "chain_s": chain_s,
+        "runs": len(found),
+        "report_runs": len(reports),
         "failed_runs": len(failed),
+        "events": materialized_after - materialized_before,
         "requests": len(entries),
         "stats_requests": sum(e["request"] in STATS_REQUESTS | GRAPH_REQUESTS for e in entries),
         "last_row_s": (newest - started_wall).total_seconds() if newest else "none",
@@ -500,6 +524,48 @@ def _timed_refresh(
         "process_peak_rss_mb": rss.largest_mb,
         "complete_peers": setup.complete_peers(),
     }
+
+
+TICKS = """
+query Ticks($selector: SensorSelector!) {
+  sensorOrError(sensorSelector: $selector) {
+    __typename
+    ... on Sensor { sensorState { ticks(limit: 5) { status timestamp } } }
+    ... on PythonError { message }
+  }
+}
+"""
+
+
+def _chain_done(
+    client: graphql.DagsterGraphQL,
+    location: graphql.Location,
+    instance: dg.DagsterInstance,
+    since: datetime,
+) -> list[dg.DagsterRun] | None:
+    """The runs created since ``since`` once the chain they start has ended: every run
+    finished, and each run sensor (changes, report, follow-up) has completed a tick that
+    began after the last run ended, so it saw every run's end and asked for all it will."""
+    found = instance.get_runs(dg.RunsFilter(created_after=since))
+    if not found or not all(r.is_finished for r in found):
+        return None
+    last_end = _ended(instance, found)
+    for sensor in CHAIN_SENSORS:
+        selector = {**location.repository_selector, "sensorName": sensor}
+        result = client.execute(TICKS, {"selector": selector})["sensorOrError"]
+        ticks = graphql.expect(result, "Sensor")["sensorState"]["ticks"]
+        if not any(t["status"] != "STARTED" and t["timestamp"] > last_end + 1 for t in ticks):
+            return None
+    # a tick may have launched a run after the list above was read
+    if len(instance.get_runs(dg.RunsFilter(created_after=since))) != len(found):
+        return None
+    return found
+
+
+def _ended(instance: dg.DagsterInstance, runs: list[dg.DagsterRun]) -> float:
+    """The wall time (epoch seconds) at which the last of ``runs`` ended."""
+    records = instance.get_run_records(dg.RunsFilter(run_ids=[r.run_id for r in runs]))
+    return max(r.end_time or 0.0 for r in records)
 
 
 def _execution_params(
