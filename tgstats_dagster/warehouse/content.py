@@ -10,8 +10,14 @@ the newest fetch wins, keeps the newest of the rows a batch holds for one key (z
 overlap: two zooms of one run give the same hours). :meth:`ContentStore.put` writes the
 frames of one fetch in one transaction, each by its table's rule (:mod:`upsert`).
 
+The mappings are what ``dataclasses.asdict`` makes of the Telegram side's plain values
+(``telegram.content_models``): a ``Post``; a ``PublicForward`` with its post's ``kind``,
+``post_id`` and ``fetched_at``; a ``PostStats`` with its post's ``published_at``; a
+``CurrencyRevenue``. Keys a table has no column for are ignored.
+
 Which zooms and post statistics are still worth a request is read back from the tables:
-:meth:`ContentStore.zoom_days_kept` and :meth:`ContentStore.posts_needing_stats`.
+:meth:`ContentStore.zoom_days_kept` and :meth:`ContentStore.posts_needing_stats`; which rows a
+fetch changes (so which partitions to materialize), by :meth:`ContentStore.changed`.
 """
 
 from __future__ import annotations
@@ -22,14 +28,24 @@ from datetime import date, datetime, time, timedelta, timezone
 from decimal import Decimal
 from typing import Any, NamedTuple
 
+import numpy as np
 import pandas as pd
 import sqlalchemy as sa
+from psycopg import sql
 
+from tgstats_dagster.warehouse.copy_rows import copy_rows, frame_values
 from tgstats_dagster.warehouse.errors import WarehouseDataError
 from tgstats_dagster.warehouse.payloads import payload_text, stored_payload
 from tgstats_dagster.warehouse.snapshots import StoredGraph
 from tgstats_dagster.warehouse.tables import TABLES
-from tgstats_dagster.warehouse.upsert import RULES, WriteCounts, write, write_transaction
+from tgstats_dagster.warehouse.upsert import (
+    RULES,
+    WriteCounts,
+    change_condition,
+    check_unique_keys,
+    write,
+    write_transaction,
+)
 
 Number = int | float | Decimal
 # A NUL or a UTF-16 surrogate: PostgreSQL text holds neither.
@@ -211,6 +227,45 @@ class ContentStore:
         brought lands whole or not at all."""
         with write_transaction(self._engine) as connection:
             return {table: write(connection, table, frame) for table, frame in frames.items()}
+
+    def changed(self, table: str, frame: pd.DataFrame) -> pd.Series:
+        """Which rows of ``frame`` a write of ``table`` would insert or rewrite, by its rule
+        (True: new, or a changed value from a fetch at least as new as the stored one).
+
+        Asked before :meth:`put`, it tells which partitions a fetch changes (the days of the
+        changed hours, of the changed posts), so that only those are materialized.
+        """
+        rule = RULES[table]
+        names = list(dict.fromkeys([*rule.key, *rule.compare, *filter(None, [rule.newer])]))
+        columns = [TABLES[table].c[name] for name in names]
+        values = frame_values(frame, columns)
+        if frame.empty:
+            return pd.Series(False, index=frame.index, dtype=bool)
+        check_unique_keys(frame, rule.key, table)
+        stage = sql.Identifier(f"changed_{table}")
+        t = sql.Identifier(table)
+        same_key = sql.SQL(" AND ").join(
+            sql.SQL("t.{0} = s.{0}").format(sql.Identifier(n)) for n in rule.key
+        )
+        condition = sql.SQL("t.{} IS NULL").format(sql.Identifier(rule.key[0]))
+        if not rule.once:
+            condition = sql.SQL("{} OR ({})").format(condition, change_condition(rule, "t", "s"))
+        position = sa.Column("position", sa.BigInteger)
+        with write_transaction(self._engine) as connection:
+            connection.execute(
+                sql.SQL(
+                    "CREATE TEMP TABLE {s} ON COMMIT DROP AS SELECT {c}, 0::bigint AS position"
+                    " FROM {t} WITH NO DATA"
+                ).format(s=stage, c=sql.SQL(", ").join(map(sql.Identifier, names)), t=t)
+            )
+            copy_rows(connection, stage, [*columns, position], [*values, list(range(len(frame)))])
+            query = sql.SQL("SELECT s.position FROM {s} AS s LEFT JOIN {t} AS t ON {k} WHERE {w}")
+            rows = connection.execute(
+                query.format(s=stage, t=t, k=same_key, w=condition)
+            ).fetchall()
+        changed = np.zeros(len(frame), dtype=bool)
+        changed[[row[0] for row in rows]] = True
+        return pd.Series(changed, index=frame.index)
 
     def raw(self, channel_id: int, source: str) -> list[RawPayload]:
         """The stored payloads of one source, by graph and fetch time; a payload kept in

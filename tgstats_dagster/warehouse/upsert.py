@@ -244,6 +244,24 @@ def _any_stored(
     return bool(row and row[0])
 
 
+def change_condition(rule: WriteRule, stored: str, new: str) -> sql.Composable:
+    """SQL true when the row ``new`` changes the row ``stored`` (both table aliases) by the
+    rule: a ``compare`` column differs and, where the rule names ``newer``, ``new`` is at
+    least as new."""
+
+    def row(alias: str) -> sql.Composable:
+        return sql.SQL(", ").join(
+            sql.SQL("{}.{}").format(sql.SQL(alias), sql.Identifier(n)) for n in rule.compare
+        )
+
+    changed = sql.SQL("({}) IS DISTINCT FROM ({})").format(row(stored), row(new))
+    if rule.newer:
+        changed = sql.SQL("{} AND {new}.{n} >= {stored}.{n}").format(
+            changed, new=sql.SQL(new), stored=sql.SQL(stored), n=sql.Identifier(rule.newer)
+        )
+    return changed
+
+
 def _merge(
     connection: psycopg.Connection,
     table: str,
@@ -266,14 +284,7 @@ def _merge(
     ]
     if rule.stamp:
         assignments.append(sql.SQL("{} = now()").format(sql.Identifier(rule.stamp)))
-    changed = sql.SQL("({}) IS DISTINCT FROM ({})").format(
-        sql.SQL(", ").join(sql.SQL("t.{}").format(sql.Identifier(n)) for n in rule.compare),
-        sql.SQL(", ").join(sql.SQL("EXCLUDED.{}").format(sql.Identifier(n)) for n in rule.compare),
-    )
-    if rule.newer:
-        changed = sql.SQL("{} AND EXCLUDED.{n} >= t.{n}").format(
-            changed, n=sql.Identifier(rule.newer)
-        )
+    changed = change_condition(rule, "t", "EXCLUDED")
     statement = sql.SQL(
         "WITH w AS ({insert} ON CONFLICT ({key}) DO UPDATE SET {set} WHERE {changed}"
         " RETURNING xmax = 0 AS inserted)"

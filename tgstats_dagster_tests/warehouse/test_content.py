@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 
@@ -9,6 +10,8 @@ import psycopg
 import pytest
 import sqlalchemy as sa
 
+from tgstats_dagster.telegram.content_models import CurrencyRevenue, Post, PostStats, PublicForward
+from tgstats_dagster.telegram.models import RawGraph
 from tgstats_dagster.warehouse.content import (
     ContentStore,
     HourlyPoint,
@@ -479,3 +482,108 @@ def test_zoom_days_kept_are_whole_days_fetched_after_they_ended(store: ContentSt
         date(2026, 3, 9),
     }
     assert store.zoom_days_kept(CHANNEL + 1, "growth_graph", DAY, date(2026, 3, 31)) == set()
+
+
+def test_the_telegram_sides_values_make_the_frames_through_asdict(
+    url: str, store: ContentStore
+) -> None:
+    """The mappings the builders take are ``asdict`` of the content models, plus context."""
+    post = Post(
+        kind="message",
+        post_id=9,
+        published_at=_hour(DAY, 8),
+        views=40,
+        forwards=2,
+        replies=1,
+        reactions=3,
+        reactions_by_emoji={"❤": 3},
+        text="hello",
+        fetched_at=FETCH,
+    )
+    forward = PublicForward("story", 2001, 5, _hour(DAY, 9), 12, "Other", "other")
+    stats = PostStats(
+        kind="message",
+        post_id=9,
+        graphs=(RawGraph("views_graph", "inline", '{"columns": []}', None),),
+        forwards=(forward,),
+        fetched_at=FETCH,
+        missing=("reactions_by_emotion_graph",),
+    )
+    stars = CurrencyRevenue(
+        "stars", Decimal("1.5"), Decimal(1), Decimal(2), None, False, _hour(DAY, 0), ()
+    )
+    context = {"kind": stats.kind, "post_id": stats.post_id, "fetched_at": stats.fetched_at}
+    counts = store.put(
+        {
+            "posts": posts_frame(CHANNEL, [asdict(post)]),
+            "post_forwards": forwards_frame(CHANNEL, [{**asdict(forward), **context}]),
+            "post_stats": post_stats_frame(
+                CHANNEL, [{**asdict(stats), "published_at": post.published_at}], SETTLE
+            ),
+            "revenue_status": revenue_frame(CHANNEL, FETCH, [asdict(stars)]),
+        }
+    )
+    assert {table: c.inserted for table, c in counts.items()} == {
+        "posts": 1,
+        "post_forwards": 1,
+        "post_stats": 1,
+        "revenue_status": 1,
+    }
+    assert table_rows(url, "post_forwards", "1")[0][3:10] == (
+        2001,
+        5,
+        "story",
+        _hour(DAY, 9),
+        12,
+        "Other",
+        "other",
+    )
+    assert table_rows(url, "post_stats", "1")[0][3:6] == (
+        False,
+        False,
+        ["reactions_by_emotion_graph"],
+    )
+    assert table_rows(url, "revenue_status", "1")[0][7:] == (False, _hour(DAY, 0))
+
+
+def test_changed_tells_which_rows_a_write_would_insert_or_rewrite(store: ContentStore) -> None:
+    views = "interactions.views"
+    stored = [HourlyPoint(_hour(DAY, h), views, h, FETCH) for h in range(3)]
+    store.put({"channel_hourly": hourly_frame(CHANNEL, stored)})
+    frame = hourly_frame(
+        CHANNEL,
+        [
+            HourlyPoint(_hour(DAY, 0), views, 0, LATER),  # the same value
+            HourlyPoint(_hour(DAY, 1), views, 10, LATER),  # revised
+            HourlyPoint(_hour(DAY, 2), views, 20, FETCH - timedelta(hours=1)),  # an older fetch
+            HourlyPoint(_hour(DAY, 3), views, None, LATER),  # new
+        ],
+    )
+    changed = store.changed("channel_hourly", frame)
+    assert changed.tolist() == [False, True, False, True]
+    counts = store.put({"channel_hourly": frame})["channel_hourly"]
+    assert counts.inserted + counts.updated == changed.sum() == 2
+    assert not store.changed("channel_hourly", frame).any()
+
+    posts = posts_frame(CHANNEL, [_post(1, 5)])
+    store.put({"posts": posts})
+    reordered = posts_frame(CHANNEL, [_post(1, 5, reactions_by_emoji={"🔥": 1, "👍": 4})])
+    assert store.changed("posts", reordered).tolist() == [False]
+    assert store.changed("posts", posts_frame(CHANNEL, [_post(1, 6, LATER)])).tolist() == [True]
+
+    status = {
+        "currency": "stars",
+        "current_balance": 1,
+        "available_balance": 1,
+        "overall_revenue": 1,
+        "usd_rate": None,
+        "withdrawal_enabled": False,
+        "next_withdrawal_at": None,
+    }
+    store.put({"revenue_status": revenue_frame(CHANNEL, FETCH, [status])})
+    again = revenue_frame(CHANNEL, FETCH, [{**status, "current_balance": 2}])
+    assert store.changed("revenue_status", again).tolist() == [False]  # written once
+    assert store.changed("revenue_status", revenue_frame(CHANNEL, LATER, [status])).tolist() == [
+        True
+    ]
+    assert store.changed("posts", posts.iloc[:0]).empty
