@@ -173,9 +173,23 @@ def posts_frame(channel_id: int, posts: Iterable[Mapping[str, Any]]) -> pd.DataF
 def forwards_frame(channel_id: int, forwards: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
     """``post_forwards`` rows: mappings with the forwarded post (``kind``, ``post_id``), the
     forward (``source_kind``, ``source_channel_id``, ``source_message_id``, ``forwarded_at``,
-    ``views``, ``title``, ``username``) and ``fetched_at``."""
+    ``views``, ``title``, ``username``) and ``fetched_at``.
+
+    A forward listed twice (pages that overlap) keeps its newest row. A channel's message and
+    its story with the same id that both forward one post are refused: the table's key has
+    no ``source_kind``, so one of them would be lost.
+    """
     frame = _records("post_forwards", channel_id, forwards)
     _check_text(frame, "post_forwards", ("title", "username"))
+    key = list(RULES["post_forwards"].key)
+    kinds = frame.groupby(key, sort=False)["source_kind"].nunique()
+    if (kinds > 1).any():
+        clash = dict(zip(key, kinds.index[(kinds > 1).to_numpy().argmax()], strict=True))
+        raise WarehouseDataError(
+            f"post_forwards: a message and a story of channel {clash['source_channel_id']} "
+            f"with id {clash['source_message_id']} both forward {clash['kind']} "
+            f"{clash['post_id']}; the table keeps one forward per source id"
+        )
     return _newest("post_forwards", frame)
 
 

@@ -587,3 +587,27 @@ def test_changed_tells_which_rows_a_write_would_insert_or_rewrite(store: Content
         True
     ]
     assert store.changed("posts", posts.iloc[:0]).empty
+
+
+def test_forwards_listed_twice_keep_the_newest_and_a_message_story_clash_is_refused() -> None:
+    twice = [_forward(1, 2001, 10), _forward(1, 2001, 12, fetched_at=LATER)]
+    assert forwards_frame(CHANNEL, twice)["views"].tolist() == [12]
+    clash = [_forward(1, 2001, 10), _forward(1, 2001, 3, source_kind="story")]
+    with pytest.raises(
+        WarehouseDataError, match="a message and a story of channel 2001 with id 77"
+    ):
+        forwards_frame(CHANNEL, clash)
+
+
+def test_nothing_fetched_writes_nothing(url: str, store: ContentStore) -> None:
+    frames = {
+        "content_raw": raw_frame(CHANNEL, []),
+        "channel_hourly": hourly_frame(CHANNEL, []),
+        "posts": posts_frame(CHANNEL, []),
+        "post_stats": post_stats_frame(CHANNEL, [], SETTLE),
+        "post_timeline": timeline_frame(CHANNEL, []),
+        "post_forwards": forwards_frame(CHANNEL, []),
+        "revenue_status": revenue_frame(CHANNEL, FETCH, []),
+    }
+    assert store.put(frames) == dict.fromkeys(frames, WriteCounts())
+    assert all(not store.changed(table, frame).any() for table, frame in frames.items())
