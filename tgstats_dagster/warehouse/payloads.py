@@ -99,3 +99,10 @@ def payload_bytes(payload: str) -> bytes:
 def payload_text(raw: bytes) -> str:
     """The payload of :func:`payload_bytes`, as it was."""
     return raw.decode("utf-8", "surrogatepass")
+
+
+def stored_payload(payload: str | None) -> tuple[str | None, bytes | None]:
+    """``(data, data_raw)`` of a payload: jsonb text when jsonb holds it, else its exact bytes."""
+    if payload is None or fits_jsonb(payload):
+        return payload, None
+    return None, payload_bytes(payload)

@@ -8,6 +8,7 @@ import dagster as dg
 import sqlalchemy as sa
 from pydantic import Field
 
+from tgstats_dagster.warehouse.content import ContentStore
 from tgstats_dagster.warehouse.database import make_engine
 from tgstats_dagster.warehouse.migrations import ensure_schema
 from tgstats_dagster.warehouse.peers import PeerStore
@@ -41,3 +42,7 @@ class WarehouseResource(dg.ConfigurableResource):
     @property
     def peers(self) -> PeerStore:
         return PeerStore(self.engine)
+
+    @property
+    def content(self) -> ContentStore:
+        return ContentStore(self.engine)

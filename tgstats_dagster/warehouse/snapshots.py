@@ -16,7 +16,7 @@ import pandas as pd
 import sqlalchemy as sa
 
 from tgstats_dagster.warehouse.errors import WarehouseDataError
-from tgstats_dagster.warehouse.payloads import fits_jsonb, payload_bytes, payload_text
+from tgstats_dagster.warehouse.payloads import payload_text, stored_payload
 from tgstats_dagster.warehouse.tables import GRAPH_KINDS
 from tgstats_dagster.warehouse.upsert import write, write_transaction
 
@@ -100,15 +100,15 @@ def _graph_frame(snapshot: StoredSnapshot) -> pd.DataFrame:
     """The ``stats_raw`` rows: a payload jsonb cannot hold goes to ``data_raw``, byte for byte."""
     rows = []
     for graph in snapshot.graphs:
-        fits = graph.data is None or fits_jsonb(graph.data)
+        data, data_raw = stored_payload(graph.data)
         rows.append(
             {
                 "channel_id": snapshot.channel_id,
                 "graph": graph.graph,
                 "fetched_at": snapshot.fetched_at,
                 "kind": graph.kind,
-                "data": graph.data if fits else None,
-                "data_raw": None if fits or graph.data is None else payload_bytes(graph.data),
+                "data": data,
+                "data_raw": data_raw,
                 "error": graph.error,
                 "zoom_token": graph.zoom_token,
             }

@@ -1,16 +1,18 @@
 """Writing DataFrames into the warehouse tables: one transaction per write, idempotent.
 
 Per table a :class:`WriteRule` says what a write means:
-- ``stats_raw``, ``stats_snapshots`` and each snapshot's figures (``stats_figures``,
-  ``post_interactions``, ``megagroup_tops``) are written once: a key already stored is left
-  as it is (``ON CONFLICT DO NOTHING``).
+- ``stats_raw``, ``stats_snapshots``, each snapshot's figures (``stats_figures``,
+  ``post_interactions``, ``megagroup_tops``), ``content_raw`` and ``revenue_status`` (one
+  row set per fetch) are written once: a key already stored is left as it is
+  (``ON CONFLICT DO NOTHING``).
 - the other tables are upserted: a stored row is rewritten only when one of the
   ``compare`` columns differs (``IS DISTINCT FROM``, so NULL counts as a value) and, where
   the rule names a ``newer`` column, only when the new row is from the same or a newer
   snapshot: an older snapshot never replaces a newer one. An unchanged re-run rewrites no
-  row. ``telegram_peers`` is keyed by ``channel_id``: the configured entry that names a
-  channel (``peer_key``) is one of its values, so a new entry for a known channel updates
-  its row.
+  row. ``channel_hourly``, ``posts``, ``post_stats``, ``post_timeline`` and ``post_forwards``
+  work like ``channel_daily``: the newest fetch (``fetched_at``) wins. ``telegram_peers`` is
+  keyed by ``channel_id``: the configured entry that names a channel (``peer_key``) is one
+  of its values, so a new entry for a known channel updates its row.
 
 Duplicate keys inside one batch are an error naming the key (there is no sensible
 "last one wins" for two different values of one day). NULL in a nullable column is
@@ -68,6 +70,13 @@ class WriteRule:
         return [*self.key, *self.compare, *self.carry]
 
 
+def _newest_wins(key: tuple[str, ...], compare: tuple[str, ...]) -> WriteRule:
+    """An upsert where the newest fetch wins, stamped like ``channel_daily``."""
+    return WriteRule(
+        key=key, compare=compare, carry=("fetched_at",), stamp="updated_at", newer="fetched_at"
+    )
+
+
 RULES: dict[str, WriteRule] = {
     "telegram_peers": WriteRule(
         key=("channel_id",),
@@ -95,6 +104,29 @@ RULES: dict[str, WriteRule] = {
         stamp="updated_at",
         newer="fetched_at",
     ),
+    "channel_hourly": _newest_wins(("channel_id", "hour", "metric"), ("value",)),
+    "posts": _newest_wins(
+        ("channel_id", "kind", "post_id"),
+        (
+            "published_at",
+            "views",
+            "forwards",
+            "replies",
+            "reactions",
+            "reactions_by_emoji",
+            "text",
+        ),
+    ),
+    "post_stats": _newest_wins(
+        ("channel_id", "kind", "post_id"), ("complete", "settled", "missing")
+    ),
+    "post_timeline": _newest_wins(("channel_id", "kind", "post_id", "ts", "metric"), ("value",)),
+    "post_forwards": _newest_wins(
+        ("channel_id", "kind", "post_id", "source_channel_id", "source_message_id"),
+        ("source_kind", "forwarded_at", "views", "title", "username"),
+    ),
+    "revenue_status": WriteRule(key=("channel_id", "fetched_at", "currency"), once=True),
+    "content_raw": WriteRule(key=("channel_id", "source", "graph", "fetched_at"), once=True),
 }
 
 
@@ -212,6 +244,24 @@ def _any_stored(
     return bool(row and row[0])
 
 
+def change_condition(rule: WriteRule, stored: str, new: str) -> sql.Composable:
+    """SQL true when the row ``new`` changes the row ``stored`` (both table aliases) by the
+    rule: a ``compare`` column differs and, where the rule names ``newer``, ``new`` is at
+    least as new."""
+
+    def row(alias: str) -> sql.Composable:
+        return sql.SQL(", ").join(
+            sql.SQL("{}.{}").format(sql.SQL(alias), sql.Identifier(n)) for n in rule.compare
+        )
+
+    changed = sql.SQL("({}) IS DISTINCT FROM ({})").format(row(stored), row(new))
+    if rule.newer:
+        changed = sql.SQL("{} AND {new}.{n} >= {stored}.{n}").format(
+            changed, new=sql.SQL(new), stored=sql.SQL(stored), n=sql.Identifier(rule.newer)
+        )
+    return changed
+
+
 def _merge(
     connection: psycopg.Connection,
     table: str,
@@ -234,14 +284,7 @@ def _merge(
     ]
     if rule.stamp:
         assignments.append(sql.SQL("{} = now()").format(sql.Identifier(rule.stamp)))
-    changed = sql.SQL("({}) IS DISTINCT FROM ({})").format(
-        sql.SQL(", ").join(sql.SQL("t.{}").format(sql.Identifier(n)) for n in rule.compare),
-        sql.SQL(", ").join(sql.SQL("EXCLUDED.{}").format(sql.Identifier(n)) for n in rule.compare),
-    )
-    if rule.newer:
-        changed = sql.SQL("{} AND EXCLUDED.{n} >= t.{n}").format(
-            changed, n=sql.Identifier(rule.newer)
-        )
+    changed = change_condition(rule, "t", "EXCLUDED")
     statement = sql.SQL(
         "WITH w AS ({insert} ON CONFLICT ({key}) DO UPDATE SET {set} WHERE {changed}"
         " RETURNING xmax = 0 AS inserted)"
