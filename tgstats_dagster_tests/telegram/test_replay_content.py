@@ -19,7 +19,7 @@ from telethon.tl import functions, types
 from tgstats_dagster.telegram import dc as dc_routing
 from tgstats_dagster.telegram.errors import rpc_text
 from tgstats_dagster.telegram.graphs import parse_graph, x_day
-from tgstats_dagster.telegram.replay import Fault, ScenarioError, load_scenario
+from tgstats_dagster.telegram.replay import Fault, ReplayTelegram, ScenarioError, load_scenario
 from tgstats_dagster_tests.telegram.scenarios import (
     CONTEST_ZOOM_DAY,
     POSTS_START,
@@ -464,3 +464,28 @@ def test_faults_apply_to_the_new_requests(scenario: Path) -> None:
         assert isinstance(exc, errors.FloodWaitError) and exc.seconds == 3
     assert isinstance(server, errors.ChannelPrivateError)
     assert [m.id for m in again.messages] == [250]  # the fault was used up
+
+
+def test_end_yesterday_moves_zooms_posts_stories_and_revenue_too(scenario: Path) -> None:
+    settings = json.loads((scenario / "scenario.json").read_text())
+    (scenario / "scenario.json").write_text(json.dumps({**settings, "end": "yesterday"}))
+    moved = ReplayTelegram.load(scenario, today=date(2026, 3, 10)).scenario.by_username("news")
+    kept = load_scenario(scenario).by_username("news")
+    shift = timedelta(days=37)  # stats.json's period ends 2026-01-31; yesterday is 03-09
+    day = CONTEST_ZOOM_DAY + shift
+    assert sorted(moved.zooms["interactions_graph"]) == [day]
+    zoom = parse_graph("interactions_graph", moved.zooms["interactions_graph"][day])
+    assert (x_day(zoom.x[0]), x_day(zoom.x[-1])) == (
+        day - timedelta(days=3),
+        day + timedelta(days=3),
+    )
+    assert len(zoom.x) == 168
+    assert [p.date for p in moved.posts] == [p.date + shift for p in kept.posts]
+    assert [s.date for s in moved.stories] == [s.date + shift for s in kept.stories]
+    forwards = moved.post(250).public_forwards
+    assert forwards[0].date == kept.post(250).public_forwards[0].date + shift
+    views = parse_graph("views_graph", moved.post(3).graphs["views_graph"])
+    assert x_day(views.x[0]) == x_day(parse_graph("v", contest("overview_4.json")).x[0]) + shift
+    revenue = parse_graph("revenue_graph", moved.revenue["stars"].graphs["revenue_graph"])
+    assert x_day(revenue.x[0]) == date(2018, 4, 7) + shift
+    assert moved.revenue["stars"].status == kept.revenue["stars"].status
