@@ -18,6 +18,8 @@ from typing import Any
 
 import pytest
 
+from tgstats_dagster.settings import load_settings
+from tgstats_dagster.telegram.connect import open_client
 from tgstats_dagster.telegram.content_models import NoRevenue, RevenueStats
 from tgstats_dagster.telegram.errors import (
     FloodWaitTooLong,
@@ -26,6 +28,7 @@ from tgstats_dagster.telegram.errors import (
 )
 from tgstats_dagster.telegram.graphs import parse_graph
 from tgstats_dagster.telegram.replay import Fault
+from tgstats_dagster.telegram.stats import StatsClient
 from tgstats_dagster.telegram.zooms import uncovered, zoom_days, zoom_tokens
 from tgstats_dagster_tests.telegram.scenarios import (
     POSTS_START,
@@ -540,3 +543,47 @@ def test_no_day_before_the_range_is_returned(scenario: Path) -> None:
     _, posts = run(scenario, work)
     assert {p.published_at.date() for p in posts} == {date(2018, 4, 3)}
     assert [p.post_id for p in posts] == [9, 10, 11, 12]
+
+
+def test_a_peers_content_costs_its_request_budget(scenario: Path, tmp_path: Path) -> None:
+    """Through the production connection (open_client on TGSTATS_TELEGRAM_REPLAY), a peer's
+    month of zooms, a day of posts with their statistics, stories and revenue: the request
+    log (TGSTATS_REPLAY_LOG) holds exactly the requests the budget allows, each on its DC."""
+    log = tmp_path / "replay.jsonl"
+    settings = load_settings(
+        {"TGSTATS_TELEGRAM_REPLAY": str(scenario), "TGSTATS_REPLAY_LOG": str(log)}
+    )
+
+    async def main():
+        async with open_client(settings) as client:
+            stats = StatsClient(client)
+            peer = await stats.resolve("news")
+            snapshot = await stats.fetch(peer)
+            start = len(log.read_text(encoding="utf-8").splitlines())
+            content = stats.content
+            zooms = await content.zooms(peer, zoom_tokens(snapshot.graphs), APRIL)
+            posts = await content.posts(peer, date(2018, 4, 1), date(2018, 4, 1))
+            post_stats = [await content.post_stats(peer, "message", p.post_id) for p in posts]
+            stories = await content.stories(peer)
+            story_stats = [await content.post_stats(peer, "story", s.post_id) for s in stories]
+            revenue = await content.revenue(peer)
+            return start, zooms, post_stats, story_stats, revenue
+
+    start, zooms, post_stats, story_stats, revenue = asyncio.run(main())
+    lines = [json.loads(line) for line in log.read_text(encoding="utf-8").splitlines()][start:]
+    assert all(e["outcome"] == "ok" and e["peer"] == "news" for e in lines)
+    budget = Counter(f"{e['request']}@dc{e['dc']}" for e in lines)
+    # Posts 1..4 and stories 1..3: their graphs (post 3's two, story 2's two) on DC 4.
+    assert budget == {
+        "LoadAsyncGraphRequest@dc4": len(zooms) + 2 + 2,
+        "GetHistoryRequest@dc2": 1,
+        "GetMessageStatsRequest@dc4": 4,
+        "GetMessagePublicForwardsRequest@dc4": 4,
+        "GetStoriesArchiveRequest@dc2": 1,
+        "GetStoryStatsRequest@dc4": 3,
+        "GetStoryPublicForwardsRequest@dc4": 3,
+        "GetStarsRevenueStatsRequest@dc2": 2,
+    }
+    assert len(zooms) == 10  # 30 days of two graphs, one zoom a week each
+    assert all(p.complete for p in (*post_stats, *story_stats))
+    assert isinstance(revenue, RevenueStats)
