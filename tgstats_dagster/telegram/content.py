@@ -2,14 +2,14 @@
 
 A facade over zooms.py (hourly detail), posts.py (posts and stories), post_stats.py (their
 statistics and public forwards) and revenue.py (Stars and TON), all sending through the
-StatsClient's Transport: one retry policy, one request count, and the stats DCs the
-resolver learnt. Requests of one call go one after the other.
+StatsClient's StatsRoute and Transport: one retry policy, one request count, and the stats
+DCs learnt for the snapshots. Requests of one call go one after the other.
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Collection, Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from datetime import date
 
 from tgstats_dagster.telegram.content_models import (
@@ -25,25 +25,20 @@ from tgstats_dagster.telegram.post_stats import PostStatsFetcher
 from tgstats_dagster.telegram.posts import PostLister
 from tgstats_dagster.telegram.revenue import RevenueFetcher
 from tgstats_dagster.telegram.stats_route import StatsRoute
-from tgstats_dagster.telegram.transport import Transport
 from tgstats_dagster.telegram.zooms import ZoomLoader
 
 
 class ContentClient:
-    """Zooms, posts, stories, their statistics and revenue through one Transport.
+    """Zooms, posts, stories, their statistics and revenue through one StatsRoute.
 
-    ``remember`` hears of stats DCs learnt from STATS_MIGRATE (StatsClient passes its
-    resolver's). Every method takes an optional ``counter`` that counts its requests
+    Every method takes an optional ``counter`` that counts its requests
     (``"<Request>@dc<N>"``), as StatsSnapshot.requests does.
     """
 
-    def __init__(
-        self, transport: Transport, remember: Callable[[PeerInfo], None] | None = None
-    ) -> None:
-        self._transport = transport
-        route = StatsRoute(transport, remember)
+    def __init__(self, route: StatsRoute) -> None:
+        self._transport = route.transport
         self._zooms = ZoomLoader(route)
-        self._posts = PostLister(transport)
+        self._posts = PostLister(route.transport)
         self._post_stats = PostStatsFetcher(route)
         self._revenue = RevenueFetcher(route)
 

@@ -22,6 +22,7 @@ from tgstats_dagster.telegram.fetch import SnapshotFetcher
 from tgstats_dagster.telegram.models import PeerInfo, PeerOutcome, StatsSnapshot
 from tgstats_dagster.telegram.peers import PeerResolver
 from tgstats_dagster.telegram.retry import RetryPolicy
+from tgstats_dagster.telegram.stats_route import StatsRoute
 from tgstats_dagster.telegram.transport import Transport
 
 log = logging.getLogger(__name__)
@@ -44,9 +45,10 @@ class StatsClient:
         self.concurrency = concurrency
         self._transport = Transport(client, policy or RetryPolicy())
         self._resolver = PeerResolver(self._transport)
-        self._fetcher = SnapshotFetcher(self._transport, self._resolver)
-        #: Zooms, posts, stories, their statistics and revenue, through the same transport.
-        self.content = ContentClient(self._transport, self._resolver.remember)
+        route = StatsRoute(self._transport, self._resolver.remember)
+        self._fetcher = SnapshotFetcher(route)
+        #: Zooms, posts, stories, their statistics and revenue, through the same route.
+        self.content = ContentClient(route)
 
     @property
     def requests(self) -> Counter[str]:
