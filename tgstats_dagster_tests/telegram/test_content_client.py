@@ -587,3 +587,16 @@ def test_a_peers_content_costs_its_request_budget(scenario: Path, tmp_path: Path
     assert len(zooms) == 10  # 30 days of two graphs, one zoom a week each
     assert all(p.complete for p in (*post_stats, *story_stats))
     assert isinstance(revenue, RevenueStats)
+
+
+def test_the_stats_dc_a_snapshot_learnt_serves_the_content(scenario: Path) -> None:
+    async def work(telegram, stats):
+        peer = replace(await stats.resolve("news"), stats_dc=None)
+        await stats.fetch(peer)  # STATS_MIGRATE_4 once
+        telegram.entries.clear()
+        return await stats.content.post_stats(peer, "message", 3)
+
+    telegram, post = run(scenario, work)
+    assert post.complete
+    assert {e["dc"] for e in telegram.entries} == {4}
+    assert asked(telegram, "GetMessageStatsRequest") == [(4, "ok")]
