@@ -85,7 +85,9 @@ class PostStatsFetcher:
 
     # -- graphs ---------------------------------------------------------------------------
 
-    async def _stats(self, peer: PeerInfo, kind: PostKind, post_id: int, counter: Counter[str]):
+    async def _stats(
+        self, peer: PeerInfo, kind: PostKind, post_id: int, counter: Counter[str]
+    ) -> Any:
         """The MessageStats / StoryStats; a failure that outlasted the retries -> its cause."""
         if kind == "message":
             channel = types.InputChannel(peer.channel_id, peer.access_hash)
