@@ -108,3 +108,14 @@ class TelegramRequestFailed(TelegramStatsError):
 
 class StatsUnavailable(TelegramRequestFailed):
     """Telegram answered, but not with statistics this client can use."""
+
+
+class PostNotFound(TelegramStatsError):
+    """Telegram knows no such message or story of the peer (deleted, or never there)."""
+
+    def __init__(self, peer: str, kind: str, post_id: int, reason: str) -> None:
+        self.peer = peer
+        self.kind = kind
+        self.post_id = post_id
+        self.reason = reason
+        super().__init__(f"{kind} {post_id} of peer {peer} not found: {reason}")

@@ -1,9 +1,9 @@
 """One stats snapshot of one peer: the stats request and every async graph, on its stats DC.
 
-Routing follows Telegram's clients: the stats request and every ``loadAsyncGraph`` go to
-``ChannelFull.stats_dc`` (the normal client call when that is the home DC, an exported
-sender otherwise). ``STATS_MIGRATE_X`` moves the work to DC X once. Requests of one peer are
-sent one after the other.
+Routing follows Telegram's clients (stats_route.py): the stats request and every
+``loadAsyncGraph`` go to ``ChannelFull.stats_dc`` (the normal client call when that is the
+home DC, an exported sender otherwise). ``STATS_MIGRATE_X`` moves the work to DC X once.
+Requests of one peer are sent one after the other.
 
 A snapshot is complete or says so: a graph that cannot be loaded (a failure that outlasted
 the retry policy, a flood wait over the threshold, any other error on its load) is kept as
@@ -23,7 +23,7 @@ from typing import Any
 
 from telethon import errors
 from telethon.tl import functions, types
-from telethon.tl.tlobject import TLObject, TLRequest
+from telethon.tl.tlobject import TLRequest
 
 from tgstats_dagster.telegram.errors import (
     NoStatsRights,
@@ -33,28 +33,10 @@ from tgstats_dagster.telegram.errors import (
     cause_text,
 )
 from tgstats_dagster.telegram.models import PeerInfo, RawGraph, StatsSnapshot
-from tgstats_dagster.telegram.peers import PeerResolver
+from tgstats_dagster.telegram.stats_route import StaleToken, StatsRoute, missing
 from tgstats_dagster.telegram.tl_json import graph_fields, scalars_of, utc
-from tgstats_dagster.telegram.transport import Transport
 
 log = logging.getLogger(__name__)
-
-STALE_TOKEN_ERRORS = (
-    errors.GraphExpiredReloadError,
-    errors.GraphOutdatedReloadError,
-    errors.GraphInvalidReloadError,
-)
-
-
-class _StaleToken(Exception):
-    """A graph token Telegram no longer accepts; the stats must be fetched again."""
-
-    def __init__(self, cause: BaseException) -> None:
-        super().__init__(cause_text(cause))
-
-
-def _missing(field: str, cause: str) -> RawGraph:
-    return RawGraph(field, "missing", None, cause, None)
 
 
 def stats_request(peer: PeerInfo) -> TLRequest:
@@ -68,11 +50,10 @@ def stats_request(peer: PeerInfo) -> TLRequest:
 
 
 class SnapshotFetcher:
-    """Fetches snapshots through one Transport; learnt stats DCs go to the resolver."""
+    """Fetches snapshots through a StatsRoute (which tells the resolver the DCs it learns)."""
 
-    def __init__(self, transport: Transport, resolver: PeerResolver) -> None:
-        self._transport = transport
-        self._resolver = resolver
+    def __init__(self, route: StatsRoute) -> None:
+        self._route = route
 
     async def fetch(self, peer: PeerInfo) -> StatsSnapshot:
         """One stats snapshot of a resolved peer, every async graph loaded on its stats DC.
@@ -89,17 +70,17 @@ class SnapshotFetcher:
             )
         counter: Counter[str] = Counter()
         fetched_at = datetime.now(timezone.utc)
-        stats, dc = await self._stats(peer, peer.stats_dc or self._transport.home_dc, counter)
+        stats = await self._stats(peer, counter)
+        dc = self._route.dc_of(peer)
         if dc != peer.stats_dc:
             peer = replace(peer, stats_dc=dc)
-            self._resolver.remember(peer)
 
         graphs: dict[str, RawGraph] = {}
-        stale: dict[str, _StaleToken] = {}
+        stale: dict[str, StaleToken] = {}
         for field in graph_fields(stats):
             try:
-                graphs[field] = await self._graph(field, getattr(stats, field), dc, peer, counter)
-            except _StaleToken as exc:
+                graphs[field] = await self._route.graph(peer, field, getattr(stats, field), counter)
+            except StaleToken as exc:
                 stale[field] = exc
         if stale:
             log.info(
@@ -108,7 +89,7 @@ class SnapshotFetcher:
                 len(stale),
                 ", ".join(sorted(stale)),
             )
-            graphs.update(await self._reload_stale(peer, dc, stale, counter))
+            graphs.update(await self._reload_stale(peer, stale, counter))
 
         snapshot = StatsSnapshot(
             peer=peer,
@@ -127,17 +108,12 @@ class SnapshotFetcher:
             )
         return snapshot
 
-    async def _stats(self, peer: PeerInfo, dc: int, counter: Counter[str]) -> tuple[Any, int]:
-        """The stats object and the DC that answered (learnt from STATS_MIGRATE, once)."""
+    async def _stats(self, peer: PeerInfo, counter: Counter[str]) -> Any:
+        """The stats object, from the peer's stats DC (learnt from STATS_MIGRATE, once)."""
         request = stats_request(peer)
         name = type(request).__name__
-        send = self._transport.send
         try:
-            try:
-                return await send(request, dc=dc, peer=peer.key, counter=counter), dc
-            except errors.StatsMigrateError as exc:
-                log.info("peer %s: stats live on DC %d, not %d", peer.key, exc.dc, dc)
-                return await send(request, dc=exc.dc, peer=peer.key, counter=counter), exc.dc
+            return await self._route.send(peer, request, counter)
         except (errors.ChatAdminRequiredError, errors.ChannelPrivateError) as exc:
             raise NoStatsRights(peer.key, f"Telegram says {cause_text(exc)} to {name}") from exc
         except errors.ChannelInvalidError as exc:
@@ -145,43 +121,22 @@ class SnapshotFetcher:
         except errors.RPCError as exc:
             raise StatsUnavailable(peer.key, name, exc) from exc
 
-    async def _graph(
-        self, field: str, value: TLObject, dc: int, peer: PeerInfo, counter: Counter[str]
-    ) -> RawGraph:
-        """One graph field as sent, its async token loaded; a stale token raises _StaleToken."""
-        if isinstance(value, types.StatsGraph):
-            return RawGraph(field, "inline", value.json.data, None, value.zoom_token)
-        if isinstance(value, types.StatsGraphError):
-            return RawGraph(field, "error", None, value.error, None)
-        request = functions.stats.LoadAsyncGraphRequest(value.token)
-        try:
-            result = await self._transport.send(request, dc=dc, peer=peer.key, counter=counter)
-        except STALE_TOKEN_ERRORS as exc:
-            raise _StaleToken(exc) from exc
-        except (TelegramStatsError, errors.RPCError) as exc:
-            return _missing(field, cause_text(exc))
-        if isinstance(result, types.StatsGraph):
-            return RawGraph(field, "async", result.json.data, None, result.zoom_token)
-        if isinstance(result, types.StatsGraphError):
-            return RawGraph(field, "error", None, result.error, None)
-        return _missing(field, f"unexpected answer {type(result).__name__}")
-
     async def _reload_stale(
-        self, peer: PeerInfo, dc: int, stale: Mapping[str, _StaleToken], counter: Counter[str]
+        self, peer: PeerInfo, stale: Mapping[str, StaleToken], counter: Counter[str]
     ) -> dict[str, RawGraph]:
         """One more stats request, then each stale graph loaded once from the fresh tokens."""
         try:
-            fresh, _ = await self._stats(peer, dc, counter)
+            fresh = await self._stats(peer, counter)
         except TelegramStatsError as exc:
             reason = cause_text(exc)
             return {
-                field: _missing(field, f"{first}; fetching the stats again failed: {reason}")
+                field: missing(field, f"{first}; fetching the stats again failed: {reason}")
                 for field, first in stale.items()
             }
         out: dict[str, RawGraph] = {}
         for field in stale:
             try:
-                out[field] = await self._graph(field, getattr(fresh, field), dc, peer, counter)
-            except _StaleToken as exc:
-                out[field] = _missing(field, str(exc))
+                out[field] = await self._route.graph(peer, field, getattr(fresh, field), counter)
+            except StaleToken as exc:
+                out[field] = missing(field, str(exc))
         return out

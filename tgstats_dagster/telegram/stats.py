@@ -1,7 +1,8 @@
 """StatsClient: what the rest of the project calls to read Telegram statistics.
 
 A facade over the modules that do the work: transport.py (sending under the one retry
-policy of retry.py, routed by dc.py), peers.py (resolving), fetch.py (snapshots). Peers are
+policy of retry.py, routed by dc.py), peers.py (resolving), fetch.py (snapshots), and
+content.py (everything beyond the snapshot: zooms, posts and stories, revenue). Peers are
 worked on ``concurrency`` at a time; the requests of one peer go one after the other.
 """
 
@@ -15,11 +16,13 @@ from typing import TypeVar
 
 from telethon import TelegramClient
 
+from tgstats_dagster.telegram.content import ContentClient
 from tgstats_dagster.telegram.errors import NoStatsRights
 from tgstats_dagster.telegram.fetch import SnapshotFetcher
 from tgstats_dagster.telegram.models import PeerInfo, PeerOutcome, StatsSnapshot
 from tgstats_dagster.telegram.peers import PeerResolver
 from tgstats_dagster.telegram.retry import RetryPolicy
+from tgstats_dagster.telegram.stats_route import StatsRoute
 from tgstats_dagster.telegram.transport import Transport
 
 log = logging.getLogger(__name__)
@@ -42,7 +45,10 @@ class StatsClient:
         self.concurrency = concurrency
         self._transport = Transport(client, policy or RetryPolicy())
         self._resolver = PeerResolver(self._transport)
-        self._fetcher = SnapshotFetcher(self._transport, self._resolver)
+        route = StatsRoute(self._transport, self._resolver.remember)
+        self._fetcher = SnapshotFetcher(route)
+        #: Zooms, posts, stories, their statistics and revenue, through the same route.
+        self.content = ContentClient(route)
 
     @property
     def requests(self) -> Counter[str]:

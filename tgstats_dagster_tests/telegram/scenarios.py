@@ -6,6 +6,7 @@ import asyncio
 import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -223,3 +224,190 @@ def entries(telegram: ReplayTelegram, *, peer: str | None = None, request: str |
         for e in telegram.entries
         if (peer is None or e["peer"] == peer) and (request is None or e["request"] == request)
     ]
+
+
+# -- beyond the channel's stats: zooms, posts and stories, revenue ----------------------------
+
+CONTEST = Path(__file__).resolve().parent / "testdata" / "chart-contest-2019"
+#: The day Telegram's chart-contest zoom (zoom_1) was asked for; it spans 04-08 .. 04-14.
+CONTEST_ZOOM_DAY = date(2018, 4, 11)
+
+
+def contest(name: str) -> str:
+    """A chart-contest payload, exactly as stored."""
+    return (CONTEST / name).read_bytes().decode("utf-8")
+
+
+def zoom_payload(day: date) -> str:
+    """Telegram's hourly zoom of 2018-04-11 (168 points: the 7 days around it), moved so that
+    it is the zoom of ``day`` (the 7 days around ``day``)."""
+    doc = json.loads(contest("zoom_1_2018-04-11.json"))
+    shift = (day - CONTEST_ZOOM_DAY).days * DAY_MS
+    x_column = next(c for c in doc["columns"] if c[0] == "x")
+    x_column[1:] = [x + shift for x in x_column[1:]]
+    return json.dumps(doc, separators=(",", ":"))
+
+
+def write_zooms(folder: Path, field: str, days: list[date]) -> None:
+    """graphs/<field>.zoom/<day>.json for each day (zoom_payload)."""
+    zoom_dir = folder / "graphs" / f"{field}.zoom"
+    zoom_dir.mkdir(parents=True, exist_ok=True)
+    for day in days:
+        (zoom_dir / f"{day.isoformat()}.json").write_text(zoom_payload(day), encoding="utf-8")
+
+
+def make_posts(count: int, first: datetime, step: timedelta, *, first_id: int = 1) -> list[dict]:
+    """posts.json entries, oldest first: ids from ``first_id``, one every ``step``."""
+    return [
+        {
+            "id": first_id + i,
+            "date": (first + i * step).isoformat(),
+            "message": f"post {first_id + i} ✓",
+            "views": 100 + i,
+            "forwards": i % 5,
+            "replies": i % 3,
+            "reactions": {"👍": i % 7, "❤": 1} if i % 2 else {},
+        }
+        for i in range(count)
+    ]
+
+
+def make_forwards(count: int, first: datetime, *, kind: str = "message") -> list[dict]:
+    """public_forwards.json entries from ``count`` different channels."""
+    return [
+        {
+            "kind": kind,
+            "channel_id": 9000 + i,
+            "title": f"Forwarder {i}",
+            "username": f"fwd{i}" if i % 2 else None,
+            "message_id": 50 + i,
+            "date": (first + timedelta(hours=i)).isoformat(),
+            "views": 10 * i if i % 3 else None,
+        }
+        for i in range(count)
+    ]
+
+
+def write_posts(
+    folder: Path,
+    posts: list[dict],
+    *,
+    kind: str = "posts",
+    graphs: dict[int, dict[str, str]] | None = None,
+    graph_errors: dict[int, dict[str, str]] | None = None,
+    forwards: dict[int, list[dict]] | None = None,
+) -> None:
+    """posts/posts.json (``kind="stories"``: stories/stories.json) and each post's folder."""
+    base = folder / kind
+    base.mkdir(parents=True, exist_ok=True)
+    (base / f"{kind}.json").write_text(json.dumps(posts, ensure_ascii=False), encoding="utf-8")
+    for post_id, by_field in (graphs or {}).items():
+        (base / str(post_id)).mkdir(exist_ok=True)
+        for field, text in by_field.items():
+            (base / str(post_id) / f"{field}.json").write_bytes(text.encode("utf-8"))
+    for post_id, by_field in (graph_errors or {}).items():
+        (base / str(post_id)).mkdir(exist_ok=True)
+        for field, text in by_field.items():
+            (base / str(post_id) / f"{field}.error").write_text(text, encoding="utf-8")
+    for post_id, items in (forwards or {}).items():
+        (base / str(post_id)).mkdir(exist_ok=True)
+        path = base / str(post_id) / "public_forwards.json"
+        path.write_text(json.dumps(items, ensure_ascii=False), encoding="utf-8")
+
+
+def write_revenue(
+    folder: Path,
+    currency: str,
+    status: dict[str, Any],
+    usd_rate: float,
+    graphs: dict[str, str] | None = None,
+) -> None:
+    """revenue/<currency>.json and revenue/<currency>/<field>.json."""
+    base = folder / "revenue"
+    (base / currency).mkdir(parents=True, exist_ok=True)
+    doc = {"status": status, "usd_rate": usd_rate}
+    (base / f"{currency}.json").write_text(json.dumps(doc), encoding="utf-8")
+    for field, text in (graphs or {}).items():
+        (base / currency / f"{field}.json").write_bytes(text.encode("utf-8"))
+
+
+#: The first post of content_scenario; one post every 6 hours from there.
+POSTS_START = datetime(2018, 4, 1, tzinfo=timezone.utc)
+POSTS_STEP = timedelta(hours=6)
+
+
+def content_scenario(root: Path, **options: Any) -> Path:
+    """standard_scenario, and ``news`` (stats on DC 4) with everything beyond its stats:
+    zooms of followers_graph (inline) for every day of April 2018 and of interactions_graph
+    (async) for 2018-04-11; 250 posts (one every 6 h from 2018-04-01), posts 3 and 250 with
+    graphs, post 250 with 250 public forwards; 3 stories, story 2 with graphs and 3
+    forwards (one a story); Stars and TON revenue. ``local`` (stats on the home DC) has 5
+    posts and Stars revenue only; ``norights`` has 3 posts."""
+    standard_scenario(root, **options)
+    news = root / "news"
+    (news / "graphs" / "followers_graph.json").write_bytes(contest("overview_1.json").encode())
+    write_zooms(news, "followers_graph", [date(2018, 4, d) for d in range(1, 31)])
+    write_zooms(news, "interactions_graph", [CONTEST_ZOOM_DAY])
+    post_graphs = {
+        "views_graph": contest("overview_4.json"),
+        "reactions_by_emotion_graph": graph_json("Reactions", {"y0": "👍", "y1": "❤"}),
+    }
+    write_posts(
+        news,
+        make_posts(250, POSTS_START, POSTS_STEP),
+        graphs={3: post_graphs, 250: {"views_graph": contest("overview_4.json")}},
+        graph_errors={250: {"reactions_by_emotion_graph": "NOT_ENOUGH_DATA_YET"}},
+        forwards={250: make_forwards(250, POSTS_START + 250 * POSTS_STEP)},
+    )
+    stories = [
+        {
+            "id": i,
+            "date": (POSTS_START + timedelta(days=i)).isoformat(),
+            "caption": f"story {i}",
+            "views": 40 + i,
+            "forwards": i,
+            "reactions": {"🔥": i},
+        }
+        for i in (1, 2, 3)
+    ]
+    forwards = make_forwards(2, POSTS_START + timedelta(days=3)) + make_forwards(
+        1, POSTS_START + timedelta(days=4), kind="story"
+    )
+    write_posts(news, stories, kind="stories", graphs={2: post_graphs}, forwards={2: forwards})
+    write_revenue(
+        news,
+        "stars",
+        {
+            "current_balance": 1234.5,
+            "available_balance": 1000,
+            "overall_revenue": 5000.25,
+            "withdrawal_enabled": True,
+            "next_withdrawal_at": 1_767_225_600,
+        },
+        0.013,
+        {
+            "revenue_graph": contest("overview_4.json"),
+            "top_hours_graph": graph_json("Top hours", {"y0": "Revenue"}),
+        },
+    )
+    write_revenue(
+        news,
+        "ton",
+        {
+            "current_balance": 2_500_000_000,
+            "available_balance": 2_000_000_000,
+            "overall_revenue": 9_000_000_000,
+            "withdrawal_enabled": False,
+        },
+        3.25,
+        {"revenue_graph": contest("overview_4.json")},
+    )
+    write_posts(root / "local", make_posts(5, POSTS_START, POSTS_STEP))
+    write_revenue(
+        root / "local",
+        "stars",
+        {"current_balance": 1, "available_balance": 1, "overall_revenue": 1},
+        0.013,
+    )
+    write_posts(root / "norights", make_posts(3, POSTS_START, POSTS_STEP))
+    return root

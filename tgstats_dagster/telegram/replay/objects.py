@@ -3,14 +3,21 @@
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable
-from datetime import datetime, timezone
+from collections.abc import Callable, Sequence
+from datetime import datetime, timedelta, timezone
+from decimal import Decimal
 from typing import Any
 
 from telethon.tl import types
 from telethon.tl.types import stats as stats_types
 
-from tgstats_dagster.telegram.replay.scenario import ScenarioPeer
+from tgstats_dagster.telegram.replay.scenario import (
+    ScenarioForward,
+    ScenarioPeer,
+    ScenarioPost,
+    ScenarioRevenue,
+    derived_access_hash,
+)
 
 #: Graph fields Telegram sends inline (as seen by Telegram Web A); the others go async.
 INLINE_GRAPHS = frozenset(
@@ -19,6 +26,12 @@ INLINE_GRAPHS = frozenset(
 SELF_USER_ID = 5_000_000_001
 SELF_ACCESS_HASH = 0x5EF0_0A11_7E57_0001
 EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+#: Reaction keys in posts.json that are not an emoji: a custom emoji, and paid (Stars) ones.
+CUSTOM_REACTION_PREFIX = "custom:"
+PAID_REACTION = "paid"
+STORY_LIFETIME = timedelta(hours=24)
+#: The graphs of a post's or story's statistics (stats.messageStats / stats.storyStats).
+POST_GRAPHS = ("views_graph", "reactions_by_emotion_graph")
 
 
 def self_user() -> types.User:
@@ -205,5 +218,204 @@ def _graph(peer: ScenarioPeer, field: str, token_for: Callable[[str], str]) -> A
     return types.StatsGraphAsync(token=token_for(field))
 
 
+def zoom_token(peer: ScenarioPeer, field: str) -> str:
+    """The zoom token of a graph with a .zoom folder: stable, so that a token kept with a
+    snapshot still loads in a later process (as Telegram's do while they are fresh)."""
+    return f"replay-zoom:{peer.channel_id}:{field}"
+
+
 def loaded_graph(peer: ScenarioPeer, field: str) -> types.StatsGraph:
-    return types.StatsGraph(json=types.DataJSON(data=peer.graphs[field]))
+    token = zoom_token(peer, field) if field in peer.zooms else None
+    return types.StatsGraph(json=types.DataJSON(data=peer.graphs[field]), zoom_token=token)
+
+
+def inline_graph(data: str) -> types.StatsGraph:
+    return types.StatsGraph(json=types.DataJSON(data=data))
+
+
+# -- posts and stories ----------------------------------------------------------------------
+
+
+def reaction(key: str) -> Any:
+    """A posts.json reaction key -> a TL Reaction (``custom:<document id>``, ``paid``)."""
+    if key == PAID_REACTION:
+        return types.ReactionPaid()
+    if key.startswith(CUSTOM_REACTION_PREFIX):
+        return types.ReactionCustomEmoji(document_id=int(key.removeprefix(CUSTOM_REACTION_PREFIX)))
+    return types.ReactionEmoji(emoticon=key)
+
+
+def _reaction_counts(reactions: dict[str, int]) -> list[types.ReactionCount]:
+    return [types.ReactionCount(reaction=reaction(k), count=v) for k, v in reactions.items()]
+
+
+def message(peer: ScenarioPeer, post: ScenarioPost) -> types.Message:
+    """A channel post as messages.getHistory sends it, with its counters."""
+    replies = None
+    if post.replies is not None:
+        replies = types.MessageReplies(replies=post.replies, replies_pts=1)
+    reactions = None
+    if post.reactions:
+        reactions = types.MessageReactions(results=_reaction_counts(post.reactions))
+    views, forwards = _views_and_forwards(post.views, post.forwards)
+    return types.Message(
+        id=post.id,
+        peer_id=types.PeerChannel(peer.channel_id),
+        date=post.date,
+        message=post.text or "",
+        post=True,
+        views=views,
+        forwards=forwards,
+        replies=replies,
+        reactions=reactions,
+    )
+
+
+def _views_and_forwards(views: int | None, forwards: int | None) -> tuple[Any, Any]:
+    """A message's views and forwards share one TL flag: both are sent, or neither."""
+    if views is None and forwards is None:
+        return None, None
+    return views or 0, forwards or 0
+
+
+def story_item(story: ScenarioPost) -> types.StoryItem:
+    """A story as stories.getStoriesArchive sends it, with its views."""
+    views = types.StoryViews(
+        views_count=story.views or 0,
+        forwards_count=story.forwards,
+        reactions_count=sum(story.reactions.values()) if story.reactions else None,
+        reactions=_reaction_counts(story.reactions) or None,
+    )
+    return types.StoryItem(
+        id=story.id,
+        date=story.date,
+        expire_date=story.date + STORY_LIFETIME,
+        media=types.MessageMediaEmpty(),
+        caption=story.text,
+        views=views if story.views is not None else None,
+    )
+
+
+def channel_messages(
+    peer: ScenarioPeer, posts: Sequence[ScenarioPost], count: int
+) -> types.messages.ChannelMessages:
+    return types.messages.ChannelMessages(
+        pts=1,
+        count=count,
+        messages=[message(peer, p) for p in posts],
+        topics=[],
+        chats=[channel(peer)],
+        users=[],
+    )
+
+
+def stories(peer: ScenarioPeer, items: Sequence[ScenarioPost], count: int) -> types.stories.Stories:
+    return types.stories.Stories(
+        count=count, stories=[story_item(s) for s in items], chats=[channel(peer)], users=[]
+    )
+
+
+def post_stats(
+    kind: str, post: ScenarioPost, token_for: Callable[[str], str]
+) -> types.stats.MessageStats | types.stats.StoryStats:
+    """stats.messageStats / stats.storyStats: every graph as an async token (or its error)."""
+    graphs: dict[str, Any] = {}
+    for field in POST_GRAPHS:
+        if field in post.graph_errors:
+            graphs[field] = types.StatsGraphError(error=post.graph_errors[field])
+        elif field not in post.graphs:
+            graphs[field] = types.StatsGraphError(error="NOT_ENOUGH_DATA")
+        else:
+            graphs[field] = types.StatsGraphAsync(token=token_for(field))
+    cls = stats_types.MessageStats if kind == "message" else stats_types.StoryStats
+    return cls(**graphs)
+
+
+def _forwarding_channel(forward: ScenarioForward) -> types.Channel:
+    return types.Channel(
+        id=forward.channel_id,
+        title=forward.title,
+        photo=types.ChatPhotoEmpty(),
+        date=EPOCH,
+        broadcast=True,
+        access_hash=derived_access_hash(forward.channel_id),
+        username=forward.username,
+    )
+
+
+def _public_forward(peer: ScenarioPeer, post: ScenarioPost, forward: ScenarioForward) -> Any:
+    if forward.kind == "story":
+        story = types.StoryItem(
+            id=forward.message_id,
+            date=forward.date,
+            expire_date=forward.date + STORY_LIFETIME,
+            media=types.MessageMediaEmpty(),
+            views=None if forward.views is None else types.StoryViews(views_count=forward.views),
+        )
+        return types.PublicForwardStory(peer=types.PeerChannel(forward.channel_id), story=story)
+    return types.PublicForwardMessage(
+        message=types.Message(
+            id=forward.message_id,
+            peer_id=types.PeerChannel(forward.channel_id),
+            date=forward.date,
+            message="",
+            post=True,
+            views=forward.views,
+            forwards=None if forward.views is None else 0,
+            fwd_from=types.MessageFwdHeader(
+                date=post.date, from_id=types.PeerChannel(peer.channel_id), channel_post=post.id
+            ),
+        )
+    )
+
+
+def public_forwards(
+    peer: ScenarioPeer,
+    post: ScenarioPost,
+    page: Sequence[ScenarioForward],
+    next_offset: str | None,
+) -> types.stats.PublicForwards:
+    chats = {f.channel_id: _forwarding_channel(f) for f in page}
+    return types.stats.PublicForwards(
+        count=len(post.public_forwards),
+        forwards=[_public_forward(peer, post, f) for f in page],
+        chats=list(chats.values()),
+        users=[],
+        next_offset=next_offset,
+    )
+
+
+# -- revenue --------------------------------------------------------------------------------
+
+
+def _amount(value: Any, currency: str) -> Any:
+    """A revenue amount: Stars as whole stars and nanos (same sign), TON in nanotons."""
+    number = Decimal(str(value))
+    if currency == "ton":
+        return types.StarsTonAmount(amount=int(number))
+    whole = int(number)  # towards zero, so the nanos keep the amount's sign
+    return types.StarsAmount(amount=whole, nanos=int((number - whole) * 1_000_000_000))
+
+
+def revenue_stats(revenue: ScenarioRevenue, currency: str) -> types.payments.StarsRevenueStats:
+    """payments.starsRevenueStats of one currency, its graphs inline."""
+    status = revenue.status
+    next_withdrawal = status.get("next_withdrawal_at")
+    graphs: dict[str, Any] = {}
+    for field in ("revenue_graph", "top_hours_graph"):
+        if field in revenue.graph_errors:
+            graphs[field] = types.StatsGraphError(error=revenue.graph_errors[field])
+        elif field in revenue.graphs:
+            graphs[field] = inline_graph(revenue.graphs[field])
+    graphs.setdefault("revenue_graph", types.StatsGraphError(error="NOT_ENOUGH_DATA"))
+    return types.payments.StarsRevenueStats(
+        status=types.StarsRevenueStatus(
+            current_balance=_amount(status.get("current_balance", 0), currency),
+            available_balance=_amount(status.get("available_balance", 0), currency),
+            overall_revenue=_amount(status.get("overall_revenue", 0), currency),
+            withdrawal_enabled=bool(status.get("withdrawal_enabled")) or None,
+            next_withdrawal_at=None if next_withdrawal is None else int(next_withdrawal),
+        ),
+        usd_rate=revenue.usd_rate,
+        **graphs,
+    )

@@ -12,7 +12,8 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
-from datetime import date, datetime, timezone
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +26,7 @@ from tgstats_dagster.telegram.replay.scenario import (
     Fault,
     Scenario,
     ScenarioPeer,
+    ScenarioPost,
     load_scenario,
 )
 from tgstats_dagster.telegram.replay.window import end_yesterday
@@ -41,6 +43,20 @@ _STATS_REQUESTS = {
     "GetBroadcastStatsRequest": True,  # -> needs a broadcast channel
     "GetMegagroupStatsRequest": False,
 }
+#: Telegram's cap on messages.getHistory, stories.getStoriesArchive and public forwards.
+PAGE_LIMIT = 100
+DAY_MS = 86_400_000
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+
+
+@dataclass(frozen=True)
+class _Issued:
+    """What an async token stands for: a channel graph, or a post's or story's graph."""
+
+    peer: str  # the peer key
+    field: str
+    post_kind: str | None = None  # "message" / "story" for a post's graph
+    post_id: int | None = None
 
 
 class ReplayRpcError(Exception):
@@ -86,7 +102,7 @@ class ReplayTelegram:
         self.in_flight = 0
         self.max_in_flight = 0
         self._faults: list[list[Any]] = [[f, f.times] for f in scenario.faults]
-        self._tokens: dict[str, tuple[str, str]] = {}
+        self._tokens: dict[str, _Issued] = {}
         self._token_numbers = itertools.count(1)
         self._exported: dict[int, bytes] = {}
         self._authorized = {scenario.home_dc}
@@ -162,8 +178,11 @@ class ReplayTelegram:
             return found.key if found else request.username.lower()
         if isinstance(request, functions.stats.LoadAsyncGraphRequest):
             issued = self._tokens.get(request.token)
-            return issued[0] if issued else None
-        channel = getattr(request, "channel", None)
+            if issued is not None:
+                return issued.peer
+            zoomed = self._zoomed(request.token)
+            return zoomed[0].key if zoomed else None
+        channel = getattr(request, "channel", None) or getattr(request, "peer", None)
         if channel is None and isinstance(request, functions.channels.GetChannelsRequest):
             channel = request.id[0] if request.id else None
         channel_id = getattr(channel, "channel_id", None)
@@ -220,6 +239,24 @@ class ReplayTelegram:
             return self._stats(dc, request, broadcast=_STATS_REQUESTS[name])
         if isinstance(request, functions.stats.LoadAsyncGraphRequest):
             return self._load_async_graph(dc, request)
+        if isinstance(request, functions.messages.GetHistoryRequest):
+            return self._history(self._channel(request.peer), request)
+        if isinstance(request, functions.stories.GetStoriesArchiveRequest):
+            return self._stories_archive(self._channel(request.peer), request)
+        if isinstance(request, functions.stats.GetMessageStatsRequest):
+            peer, post = self._post(dc, request.channel, "message", request.msg_id)
+            return objects.post_stats("message", post, self._post_tokens(peer, "message", post))
+        if isinstance(request, functions.stats.GetStoryStatsRequest):
+            peer, post = self._post(dc, request.peer, "story", request.id)
+            return objects.post_stats("story", post, self._post_tokens(peer, "story", post))
+        if isinstance(request, functions.stats.GetMessagePublicForwardsRequest):
+            peer, post = self._post(dc, request.channel, "message", request.msg_id)
+            return self._public_forwards(peer, post, request.offset, request.limit)
+        if isinstance(request, functions.stats.GetStoryPublicForwardsRequest):
+            peer, post = self._post(dc, request.peer, "story", request.id)
+            return self._public_forwards(peer, post, request.offset, request.limit)
+        if isinstance(request, functions.payments.GetStarsRevenueStatsRequest):
+            return self._revenue(self._channel(request.peer), bool(request.ton))
         raise ReplayRpcError("INPUT_METHOD_INVALID")
 
     def _export_authorization(self, dc: int, target: int) -> Any:
@@ -243,17 +280,120 @@ class ReplayTelegram:
         return objects.stats(peer, lambda field: self._issue_token(peer, field))
 
     def _issue_token(self, peer: ScenarioPeer, field: str) -> str:
-        token = f"replay:{peer.channel_id}:{field}:{next(self._token_numbers)}"
-        self._tokens[token] = (peer.key, field)
+        return self._issue(_Issued(peer.key, field))
+
+    def _issue(self, issued: _Issued) -> str:
+        token = f"replay:{issued.peer}:{issued.field}:{next(self._token_numbers)}"
+        self._tokens[token] = issued
         return token
 
+    def _post_tokens(self, peer: ScenarioPeer, kind: str, post: ScenarioPost) -> Any:
+        return lambda field: self._issue(_Issued(peer.key, field, kind, post.id))
+
+    def _stats_dc(self, peer: ScenarioPeer) -> int:
+        return peer.stats_dc or self.home_dc
+
+    def _zoomed(self, token: str) -> tuple[ScenarioPeer, str] | None:
+        """The peer and graph field of a zoom token (objects.zoom_token), if it is one."""
+        for peer in self.scenario.peers:
+            for field in peer.zooms:
+                if objects.zoom_token(peer, field) == token:
+                    return peer, field
+        return None
+
     def _load_async_graph(self, dc: int, request: Any) -> Any:
+        zoomed = self._zoomed(request.token)
+        if zoomed is not None:
+            return self._zoom(dc, *zoomed, request.x)
         issued = self._tokens.get(request.token)
         if issued is None:
             raise ReplayRpcError("GRAPH_INVALID_RELOAD")
-        peer = next(p for p in self.scenario.peers if p.key == issued[0])
-        if dc != (peer.stats_dc or self.home_dc):
+        peer = next(p for p in self.scenario.peers if p.key == issued.peer)
+        if dc != self._stats_dc(peer):
             raise ReplayRpcError("GRAPH_INVALID_RELOAD")
         if request.x is not None:
-            return types.StatsGraphError(error="NOT_ENOUGH_DATA")  # no zoom data recorded
-        return objects.loaded_graph(peer, issued[1])
+            return types.StatsGraphError(error="NOT_ENOUGH_DATA")  # not a zoom token
+        if issued.post_kind is None:
+            return objects.loaded_graph(peer, issued.field)
+        post = (peer.post if issued.post_kind == "message" else peer.story)(issued.post_id)
+        assert post is not None  # the token was issued for one of the scenario's posts
+        return objects.inline_graph(post.graphs[issued.field])
+
+    def _zoom(self, dc: int, peer: ScenarioPeer, field: str, x: int | None) -> Any:
+        """The zoomed graph of the day at ``x`` (ms): graphs/<field>.zoom/<day>.json."""
+        if dc != self._stats_dc(peer) or x is None:
+            raise ReplayRpcError("GRAPH_INVALID_RELOAD")
+        day = (_EPOCH + timedelta(milliseconds=x)).date()
+        text = peer.zooms[field].get(day)
+        if text is None:
+            return types.StatsGraphError(error="NOT_ENOUGH_DATA")
+        return objects.inline_graph(text)
+
+    # -- posts, stories, revenue ----------------------------------------------------------
+
+    def _post(self, dc: int, channel: Any, kind: str, post_id: int) -> tuple[ScenarioPeer, Any]:
+        """The post or story a post-stats request names, checked as Telegram checks it."""
+        peer = self._channel(channel)
+        stats_dc = self._stats_dc(peer)
+        if dc != stats_dc:
+            raise ReplayRpcError(f"STATS_MIGRATE_{stats_dc}")
+        if not peer.can_view_stats:
+            raise ReplayRpcError("CHAT_ADMIN_REQUIRED")
+        post = peer.post(post_id) if kind == "message" else peer.story(post_id)
+        if post is None:
+            raise ReplayRpcError("MESSAGE_ID_INVALID" if kind == "message" else "STORY_ID_INVALID")
+        return peer, post
+
+    def _history(self, peer: ScenarioPeer, request: Any) -> Any:
+        """messages.getHistory with Telegram's paging, newest first."""
+        newest_first = sorted(peer.posts, key=lambda p: p.id, reverse=True)
+        within = [
+            p
+            for p in newest_first
+            if (not request.max_id or p.id < request.max_id)
+            and (not request.min_id or p.id > request.min_id)
+        ]
+        offset_date = request.offset_date
+        if offset_date is not None and offset_date <= _EPOCH:
+            offset_date = None
+        start = 0
+        if request.offset_id:
+            start = _first(within, lambda p: p.id < request.offset_id)
+        elif offset_date is not None:
+            start = _first(within, lambda p: p.date < offset_date)
+        start = max(start + request.add_offset, 0)
+        page = within[start : start + _page_limit(request.limit)]
+        return objects.channel_messages(peer, page, len(newest_first))
+
+    def _stories_archive(self, peer: ScenarioPeer, request: Any) -> Any:
+        newest_first = sorted(peer.stories, key=lambda p: p.id, reverse=True)
+        older = [s for s in newest_first if not request.offset_id or s.id < request.offset_id]
+        return objects.stories(peer, older[: _page_limit(request.limit)], len(newest_first))
+
+    def _public_forwards(self, peer: ScenarioPeer, post: Any, offset: str, limit: int) -> Any:
+        """One page of public forwards; ``next_offset`` (the next index) while more remain."""
+        try:
+            start = int(offset) if offset else 0
+        except ValueError:
+            raise ReplayRpcError("OFFSET_INVALID") from None
+        end = start + _page_limit(limit)
+        page = post.public_forwards[start:end]
+        more = end < len(post.public_forwards)
+        return objects.public_forwards(peer, post, page, str(end) if more else None)
+
+    def _revenue(self, peer: ScenarioPeer, ton: bool) -> Any:
+        currency = "ton" if ton else "stars"
+        revenue = peer.revenue.get(currency)
+        if revenue is None:
+            raise ReplayRpcError("CHAT_ADMIN_REQUIRED")  # not monetized, or not the owner
+        return objects.revenue_stats(revenue, currency)
+
+
+def _page_limit(limit: int) -> int:
+    """Telegram's answer size for a ``limit``: at most 100; 0 or less means its default."""
+    return PAGE_LIMIT if limit <= 0 else min(limit, PAGE_LIMIT)
+
+
+def _first(items: list[Any], wanted: Any) -> int:
+    """The index of the first item ``wanted`` accepts (len(items) when none)."""
+    return next((i for i, item in enumerate(items) if wanted(item)), len(items))
