@@ -19,6 +19,9 @@ import pytest
 from tgstats_dagster.warehouse.server import embedded_server_url, stop_embedded_server
 from tgstats_dagster_tests.databases import scratch_database
 
+#: the session fails if a process the tests started is still running at its end
+pytest_plugins = ["tgstats_dagster_tests.leftovers"]
+
 
 @pytest.fixture(scope="session")
 def pg_admin_url() -> Iterator[str]:

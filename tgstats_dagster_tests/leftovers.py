@@ -21,6 +21,8 @@ import psutil
 import pytest
 
 MARK = "TGSTATS_TEST_SESSION"
+#: How long a process found at the session's end may take to exit by itself.
+EXIT_GRACE_SECONDS = 10
 
 
 def _describe(process: psutil.Process) -> str:
@@ -67,6 +69,8 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     factory = getattr(session.config, "_tmp_path_factory", None)
     folder = str(factory.getbasetemp()) if factory is not None else None
     left = leftovers(os.environ[MARK], folder)
+    # A process stopped by the last fixture may still be on its way out: give it a moment.
+    _, left = psutil.wait_procs(left, timeout=EXIT_GRACE_SECONDS)
     if not left:
         return
     names = [_describe(process) for process in left]
