@@ -45,9 +45,12 @@ REPORT_JOB = "telegram_report_job"
 #: Tag of a snapshots run: the days it compares, ``<first>..<last>`` (default: the refresh
 #: window, the last MTPROTO_STATS_PERIOD_DAYS complete days).
 DAYS_TAG = "tgstats/days"
-#: Tag the snapshots run writes: ``{"<first>..<last>": [peers]}``, the days whose figures are
-#: new or changed, each range with the peers it holds for.
+#: Tag the snapshots run writes: ``{"<first>..<last>": [[first peer, last peer], ...]}``, the
+#: days whose figures are new or changed, each range with the ranges of peers it holds for.
 CHANGED_DAYS_TAG = "tgstats/changed_days"
+#: The largest value of that tag (Dagster indexes run tags; PostgreSQL's index rows hold at
+#: most 2,704 bytes).
+MAX_CHANGED_TAG_BYTES = 2_000
 #: Tag of a daily run: the snapshots run whose changes it materializes.
 CHANGES_OF_TAG = "tgstats/changes_of"
 #: Step failure metadata: peer -> why it failed (each is retried in a run of its own).
@@ -196,22 +199,87 @@ def days_tag(first: date, last: date) -> dict[str, str]:
     return {DAYS_TAG: f"{first.isoformat()}..{last.isoformat()}"}
 
 
-def changed_days_tag(changed: Mapping[str, Sequence[date]]) -> dict[str, str]:
+def changed_days_tag(changed: Mapping[str, Sequence[date]], order: Sequence[str]) -> dict[str, str]:
     """``{peer: days}`` -> the tag of a snapshots run: each contiguous range of days with the
-    peers it holds for (a few bytes a peer, whatever the fleet's size)."""
-    by_range: dict[str, list[str]] = {}
+    ranges of neighbouring peers (``[first, last]`` in ``order``, the stats peers' partition
+    order) it holds for.
+
+    Its size grows with the number of such ranges, not with the fleet: a refresh in which
+    every peer got a new day is one range of days with one range of peers. Dagster indexes
+    run tags, and PostgreSQL refuses an index row over 2,704 bytes, so should the tag pass
+    ``MAX_CHANGED_TAG_BYTES`` (changed and unchanged peers alternating), the ranges closest
+    to each other are joined: the unchanged partitions between them are materialized again,
+    unchanged, and no changed one is left out.
+    """
+    position = {peer: index for index, peer in enumerate(order)}
+    by_span: dict[str, set[int]] = {}
     for peer, days in changed.items():
+        if peer not in position:
+            raise ValueError(f"{peer!r} is not a stats peer partition")
         for first, last in day_spans(days):
-            by_range.setdefault(f"{first.isoformat()}..{last.isoformat()}", []).append(peer)
-    return {CHANGED_DAYS_TAG: json.dumps(by_range, sort_keys=True, separators=(",", ":"))}
+            by_span.setdefault(f"{first.isoformat()}..{last.isoformat()}", set()).add(
+                position[peer]
+            )
+    spans = {span: _index_ranges(indexes) for span, indexes in by_span.items()}
+    while True:
+        encoded = {
+            span: [[order[low], order[high]] for low, high in ranges]
+            for span, ranges in spans.items()
+        }
+        value = json.dumps(encoded, sort_keys=True, separators=(",", ":"))
+        if len(value.encode()) <= MAX_CHANGED_TAG_BYTES:
+            return {CHANGED_DAYS_TAG: value}
+        _join_closest(spans)
 
 
-def changed_days(tags: Mapping[str, str]) -> dict[tuple[date, date], list[str]]:
-    """What a snapshots run's tag says changed: ``{(first, last): [peers]}``."""
+def _index_ranges(indexes: set[int]) -> list[tuple[int, int]]:
+    ranges: list[list[int]] = []
+    for index in sorted(indexes):
+        if ranges and index == ranges[-1][1] + 1:
+            ranges[-1][1] = index
+        else:
+            ranges.append([index, index])
+    return [(low, high) for low, high in ranges]
+
+
+def _join_closest(spans: dict[str, list[tuple[int, int]]]) -> None:
+    """Join the two neighbouring ranges of peers with the smallest gap, in any span; with
+    none left to join, the rectangle around every span."""
+    gaps = [
+        (ranges[i + 1][0] - ranges[i][1], span, i)
+        for span, ranges in spans.items()
+        for i in range(len(ranges) - 1)
+    ]
+    if not gaps:  # one range of peers per range of days, and still too many: one rectangle
+        firsts, lasts = zip(*(span.split("..") for span in spans), strict=True)
+        low = min(ranges[0][0] for ranges in spans.values())
+        high = max(ranges[-1][1] for ranges in spans.values())
+        spans.clear()
+        spans[f"{min(firsts)}..{max(lasts)}"] = [(low, high)]
+        return
+    _, span, i = min(gaps)
+    ranges = spans[span]
+    ranges[i : i + 2] = [(ranges[i][0], ranges[i + 1][1])]
+
+
+def changed_days(
+    tags: Mapping[str, str], order: Sequence[str]
+) -> dict[tuple[date, date], list[str]]:
+    """What a snapshots run's tag says changed: ``{(first, last): [peers]}``, the ranges of
+    peers read in ``order`` (the stats peers' partition order). A range whose end is no
+    longer a stats peer keeps only the end that is: the peers between are found changed
+    again by the next refresh."""
+    position = {peer: index for index, peer in enumerate(order)}
     spans: dict[tuple[date, date], list[str]] = {}
-    for span, peers in json.loads(tags.get(CHANGED_DAYS_TAG, "{}")).items():
+    for span, ranges in json.loads(tags.get(CHANGED_DAYS_TAG, "{}")).items():
         first, _, last = span.partition("..")
-        spans[(date.fromisoformat(first), date.fromisoformat(last))] = list(peers)
+        peers: list[str] = []
+        for low, high in ranges:
+            if low in position and high in position:
+                peers += order[position[low] : position[high] + 1]
+            else:
+                peers += [peer for peer in (low, high) if peer in position]
+        spans[(date.fromisoformat(first), date.fromisoformat(last))] = list(dict.fromkeys(peers))
     return spans
 
 
@@ -221,7 +289,7 @@ def changes_tags(
     """The daily runs that materialize what a snapshots run found changed: one per range of
     days x group of neighbouring peers, so exactly the changed partitions are materialized."""
     runs = []
-    for (first, last), peers in sorted(changed_days(tags).items()):
+    for (first, last), peers in sorted(changed_days(tags, order).items()):
         for group in contiguous_runs(order, peers):
             runs.append(
                 {**stats_range_tags(group[0], group[-1], first, last), CHANGES_OF_TAG: run_id}

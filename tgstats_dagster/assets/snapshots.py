@@ -30,7 +30,7 @@ from tgstats_dagster.assets.common import (
     refuse_when_off,
 )
 from tgstats_dagster.assets.pivot import day_ranges, pivot_snapshot
-from tgstats_dagster.partitions import stats_peer_partitions, sync_stats_peers
+from tgstats_dagster.partitions import STATS_PEER, stats_peer_partitions, sync_stats_peers
 from tgstats_dagster.resources import TelegramResource, WarehouseResource
 from tgstats_dagster.runs import (
     SNAPSHOTS_JOB,
@@ -113,7 +113,8 @@ async def telegram_snapshots(
     days = days_of(context.run.tags, telegram.refresh_window(datetime.now(timezone.utc).date()))
     unparsed: dict[str, str] = {}
     changed = await asyncio.to_thread(_changed_days, warehouse, collected.snapshots, days, unparsed)
-    context.instance.add_run_tags(context.run.run_id, changed_days_tag(changed))
+    order = context.instance.get_dynamic_partitions(STATS_PEER)
+    context.instance.add_run_tags(context.run.run_id, changed_days_tag(changed, order))
     new = _new_snapshots(warehouse, collected.snapshots)
     span = day_ranges(days) if days else "no day"
     changed_count = sum(len(d) for d in changed.values())

@@ -187,7 +187,7 @@ def _daily_runs(
     daily: list[dict[str, str]] = []
     for outcome in snapshot_runs:
         run = instance.get_run_by_id(outcome.run_id)
-        if outcome.success and run is not None and changed_days(run.tags):
+        if outcome.success and run is not None and changed_days(run.tags, order):
             daily += changes_tags(run.tags, order, outcome.run_id)
     return daily
 

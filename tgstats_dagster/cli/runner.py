@@ -175,12 +175,27 @@ def _failure(result: dg.ExecuteInProcessResult) -> str:
                 return user.description
             error = event.step_failure_data.error
             message = (error.cause or error).message if error else "unknown error"
-            last_line = message.strip().splitlines()[-1]
-            return _EXCEPTION_PREFIX.sub("", last_line)
+            return _EXCEPTION_PREFIX.sub("", _summary_line(message))
     for event in result.all_events:
         if event.event_type == dg.DagsterEventType.RUN_FAILURE and event.message:
             return event.message
     return "the run failed (see it in the Dagster UI)"
+
+
+#: Lines that SQLAlchemy appends to a database error: the statement, its parameters, a link.
+_APPENDED = ("[SQL:", "[parameters:", "(Background on this error at:")
+
+
+def _summary_line(message: str) -> str:
+    """The line of an error message that says what went wrong: the last one, before the
+    statement and link that SQLAlchemy appends; for a database error, its first line
+    (PostgreSQL's own message; DETAIL and HINT lines follow it)."""
+    lines = [line for line in message.strip().splitlines() if line.strip()]
+    if not lines:
+        return "unknown error"
+    if lines[0].startswith("sqlalchemy.") or any(line.startswith(_APPENDED) for line in lines):
+        return lines[0]
+    return lines[-1]
 
 
 def fail_dead_runs(instance: dg.DagsterInstance) -> list[str]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+import uuid
 from collections import Counter
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
@@ -17,8 +18,8 @@ from tgstats_dagster.cli.instance import open_instance
 from tgstats_dagster.cli.load import load
 from tgstats_dagster.cli.runner import execute
 from tgstats_dagster.definitions import build_definitions
-from tgstats_dagster.partitions import PeerDay
-from tgstats_dagster.runs import SNAPSHOTS_JOB, changed_days
+from tgstats_dagster.partitions import STATS_PEER, PeerDay
+from tgstats_dagster.runs import SNAPSHOTS_JOB, changed_days, changed_days_tag
 from tgstats_dagster.settings import load_settings
 from tgstats_dagster.warehouse.database import make_engine
 from tgstats_dagster_tests.pipeline.conftest import CHANNEL, END_DAY, GROUP, NO_RIGHTS
@@ -74,7 +75,7 @@ def test_a_refresh_that_changed_nothing_materializes_nothing(
     assert _asset_events(instance) == before
     snapshot_runs = instance.get_runs(dg.RunsFilter(job_name=SNAPSHOTS_JOB))
     assert snapshot_runs[0].status == dg.DagsterRunStatus.SUCCESS
-    assert changed_days(snapshot_runs[0].tags) == {}
+    assert changed_days(snapshot_runs[0].tags, instance.get_dynamic_partitions(STATS_PEER)) == {}
 
     # Fetched again, the same figures: the new snapshots are recorded once each, no day.
     monkeypatch.setenv("TGSTATS_SNAPSHOT_MAX_AGE_HOURS", "0")
@@ -145,7 +146,8 @@ def test_the_schedules_run_and_the_changes_sensor_ask_for_the_changed_days(
     outcome = execute(defs.resolve_job_def(SNAPSHOTS_JOB), instance, request.tags)
     assert outcome.success
     run = instance.get_run_by_id(outcome.run_id)
-    assert changed_days(run.tags) == {(revised, revised): [CHANNEL]}
+    order = instance.get_dynamic_partitions(STATS_PEER)
+    assert changed_days(run.tags, order) == {(revised, revised): [CHANNEL]}
     success = next(
         e.dagster_event
         for e in instance.all_logs(outcome.run_id)
@@ -163,3 +165,26 @@ def test_the_schedules_run_and_the_changes_sensor_ask_for_the_changed_days(
     assert daily.tags["dagster/asset_partition_range_start"] == key
     assert daily.tags["dagster/asset_partition_range_end"] == key
     assert daily.tags["tgstats/changes_of"] == outcome.run_id
+
+
+@pytest.mark.parametrize("every", [1, 2], ids=["all-changed", "every-other-changed"])
+def test_the_changes_tag_of_a_thousand_peers_fits_the_run_storage(instance, every: int) -> None:
+    peers = [f"channel_{index:04d}" for index in range(1000)]
+    days = [END_DAY - timedelta(days=n) for n in range(30)]
+    changed = {peer: days if index % 7 else days[:3] for index, peer in enumerate(peers)}
+    changed = {peer: changed[peer] for peer in peers[::every]}
+    run = dg.DagsterRun(job_name=SNAPSHOTS_JOB, run_id=str(uuid.uuid4()))
+    instance.add_run(run)
+    instance.add_run_tags(run.run_id, changed_days_tag(changed, peers))
+    stored = changed_days(instance.get_run_by_id(run.run_id).tags, peers)
+    covered = {
+        peer: {
+            d
+            for (first, last), held in stored.items()
+            if peer in held
+            for d in days
+            if first <= d <= last
+        }
+        for peer in peers
+    }
+    assert all(set(changed[peer]) <= covered[peer] for peer in changed)
