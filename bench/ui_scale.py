@@ -46,6 +46,8 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
+import json
 import logging
 import os
 import shutil
@@ -56,7 +58,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from datetime import time as day_time
 from pathlib import Path
@@ -67,6 +69,7 @@ if str(ROOT) not in sys.path:  # the test helpers are not installed, only the pa
     sys.path.insert(0, str(ROOT))
 
 import dagster as dg  # noqa: E402
+import psycopg  # noqa: E402
 from _refresh_scenario import bench_peers, write_bench_scenario  # noqa: E402
 from dagster._core.definitions.partitions.context import partition_loading_context  # noqa: E402
 from dagster._core.events import (  # noqa: E402
@@ -76,6 +79,7 @@ from dagster._core.events import (  # noqa: E402
     StepMaterializationData,
 )
 from dagster._core.events.log import EventLogEntry  # noqa: E402
+from dagster._serdes import deserialize_value, serialize_value  # noqa: E402
 from refresh import _format, dagster_instance, resolve_server  # noqa: E402
 
 from tgstats_dagster.assets import build_assets  # noqa: E402
@@ -85,11 +89,12 @@ from tgstats_dagster.partitions import (  # noqa: E402
     PEER,
     STATS_PEER,
     PeerDay,
+    range_tags,
     stats_partitions,
     stats_range_tags,
 )
 from tgstats_dagster.runs import STATS_JOB  # noqa: E402
-from tgstats_dagster.warehouse.server import with_driver  # noqa: E402
+from tgstats_dagster.warehouse.server import libpq_url, with_driver  # noqa: E402
 from tgstats_dagster_tests.databases import scratch_database  # noqa: E402
 from tgstats_dagster_tests.e2e import graphql  # noqa: E402
 from tgstats_dagster_tests.e2e.processes import (  # noqa: E402
@@ -297,10 +302,11 @@ def _materialization(
     partition: str | dg.MultiPartitionKey,
     metadata: dict[str, Any],
     at: float,
+    data_version: str,
 ) -> EventLogEntry:
     """A materialization as a run's step writes it: metadata, data and code version tags,
     and for a peer x date key its dimension tags."""
-    tags = {"dagster/code_version": run_id, "dagster/data_version": uuid.uuid4().hex}
+    tags = {"dagster/code_version": run_id, "dagster/data_version": data_version}
     if isinstance(partition, dg.MultiPartitionKey):
         tags |= {f"dagster/partition/{k}": v for k, v in partition.keys_by_dimension.items()}
     event = dg.AssetMaterialization(asset, partition=partition, metadata=metadata, tags=tags)
@@ -314,30 +320,144 @@ def _materialization(
     )
 
 
-def _store(instance: dg.DagsterInstance, entries: Sequence[EventLogEntry]) -> None:
-    """Materializations in batches of BATCH (one insert each); other events one by one."""
+@dataclass(frozen=True)
+class Materializations:
+    """The materializations of one asset in one run, one per partition, alike but for the
+    values in ``values`` (peer -> {placeholder: value}).
+
+    Dagster's serializer takes 2 ms an event, which is 12 minutes for a year of 1,000 peers,
+    so each kind of event is serialized once with placeholders, and the placeholders are
+    replaced in its text; ``check`` deserializes one such text and compares it with the event
+    built and serialized by Dagster.
+    """
+
+    run_id: str
+    job: str
+    asset: dg.AssetKey
+    at: float
+    day: date | None
+    build: Callable[[str, dict[str, Any]], EventLogEntry]
+    values: dict[str, dict[str, Any]]
+
+    def partition(self, peer: str) -> str:
+        return str(PeerDay(peer, self.day).key) if self.day else peer
+
+    def texts(self) -> Iterator[tuple[str, str]]:
+        """(partition, serialized event) of every partition."""
+        templates: dict[tuple[str, ...], str] = {}
+        for peer, values in self.values.items():
+            shape = tuple(sorted(values))
+            if shape not in templates:
+                placeholders = {name: _placeholder(name, value) for name, value in values.items()}
+                templates[shape] = serialize_value(self.build(PEER_PLACEHOLDER, placeholders))
+            text = templates[shape].replace(PEER_PLACEHOLDER, peer)
+            for name, value in values.items():
+                text = text.replace(_placeholder_text(name, value), _json_text(value))
+            yield self.partition(peer), text
+
+    def check(self) -> None:
+        peer, values = next(iter(self.values.items()))
+        _, text = next(self.texts())
+        expected = self.build(peer, values)
+        if deserialize_value(text, EventLogEntry) != expected:
+            raise BenchError(f"templated event differs from Dagster's: {text[:2000]}")
+
+
+PEER_PLACEHOLDER = "peerplaceholder0"
+
+
+def _placeholder(name: str, value: Any) -> Any:
+    index = 700_000_000 + sum(map(ord, name))
+    return index if isinstance(value, int) else f"placeholder-{name}"
+
+
+def _placeholder_text(name: str, value: Any) -> str:
+    return _json_text(_placeholder(name, value))
+
+
+def _json_text(value: Any) -> str:
+    return str(value) if isinstance(value, int) else json.dumps(value)[1:-1]
+
+
+def _copy(database_url: str, instance: dg.DagsterInstance, group: Materializations) -> int:
+    """Insert the materializations of ``group`` as Dagster's batch write does (event rows,
+    their indexed tags, the asset's latest event); the number of events."""
+    group.check()
+    rows = list(group.texts())
+    at = datetime.fromtimestamp(group.at, timezone.utc).replace(tzinfo=None)
+    asset = group.asset.to_string()
+    step = group.asset.path[-1] if group.job == STATS_JOB else group.job
+    with psycopg.connect(libpq_url(database_url)) as conn:
+        ids = [
+            row[0]
+            for row in conn.execute(
+                "INSERT INTO event_logs "
+                "(run_id, event, dagster_event_type, timestamp, step_key, asset_key, partition) "
+                "SELECT %s, event, 'ASSET_MATERIALIZATION', %s, %s, %s, partition "
+                "FROM unnest(%b::text[], %b::text[]) WITH ORDINALITY AS t(event, partition, n) "
+                "ORDER BY n RETURNING id",
+                (group.run_id, at, step, asset, [t for _, t in rows], [p for p, _ in rows]),
+            ).fetchall()
+        ]
+        tags: list[tuple[int, str, str]] = []
+        for event_id, (_, text) in zip(ids, rows, strict=True):
+            entry_tags = deserialize_tags(text)
+            tags += [(event_id, key, value) for key, value in entry_tags.items()]
+        conn.execute(
+            "INSERT INTO asset_event_tags (event_id, asset_key, key, value, event_timestamp) "
+            "SELECT event_id, %s, key, value, %s FROM unnest(%b::bigint[], %b::text[], %b::text[])"
+            " AS t(event_id, key, value)",
+            (asset, at, [t[0] for t in tags], [t[1] for t in tags], [t[2] for t in tags]),
+        )
     storage = instance.event_log_storage
-    batch = [e for e in entries if e.dagster_event_type == DagsterEventType.ASSET_MATERIALIZATION]
-    for first in range(0, len(batch), BATCH):
-        storage.store_event_batch(batch[first : first + BATCH])
-    for entry in entries:
-        if entry.dagster_event_type != DagsterEventType.ASSET_MATERIALIZATION:
-            instance.handle_new_event(entry)
+    last = deserialize_value(rows[-1][1], EventLogEntry)
+    with storage.index_transaction() as conn:
+        storage._store_asset_event(conn, last, ids[-1])  # the asset's latest materialization
+    return len(rows)
+
+
+def deserialize_tags(text: str) -> dict[str, str]:
+    """The tags Dagster indexes of a serialized materialization (data version, dimensions)."""
+    tags = json.loads(text)["dagster_event"]["event_specific_data"]["materialization"]["tags"]
+    return {
+        key: value
+        for key, value in tags.items()
+        if key == "dagster/data_version" or key.startswith("dagster/partition/")
+    }
+
+
+@dataclass
+class RunEvents:
+    """What one run records: events before its materializations, the materializations
+    (by asset), events after them."""
+
+    run: dg.DagsterRun
+    before: list[EventLogEntry] = field(default_factory=list)
+    materializations: list[Materializations] = field(default_factory=list)
+    after: list[EventLogEntry] = field(default_factory=list)
+    count: int = 0
 
 
 @contextlib.contextmanager
 def _run(
-    instance: dg.DagsterInstance, job: str, tags: dict[str, str], started: float
-) -> Iterator[tuple[dg.DagsterRun, list[EventLogEntry]]]:
-    """A run record that goes from start to success around the events written inside."""
+    instance: dg.DagsterInstance, database_url: str, job: str, tags: dict[str, str], at: float
+) -> Iterator[RunEvents]:
+    """A run record that goes from start to success around the events recorded inside;
+    ``RunEvents.count`` is set to the number of events written."""
     run = instance.add_run(dg.DagsterRun(job_name=job, run_id=str(uuid.uuid4()), tags=tags))
-    events: list[EventLogEntry] = []
-    yield run, events
-    start = _entry(run.run_id, job, None, DagsterEventType.RUN_START, None, started)
-    end = _entry(
-        run.run_id, job, None, DagsterEventType.RUN_SUCCESS, None, started + 60 + len(events) / 500
+    recorded = RunEvents(run)
+    yield recorded
+    instance.handle_new_event(_entry(run.run_id, job, None, DagsterEventType.RUN_START, None, at))
+    for entry in recorded.before:
+        instance.handle_new_event(entry)
+    written = sum(_copy(database_url, instance, group) for group in recorded.materializations)
+    for entry in recorded.after:
+        instance.handle_new_event(entry)
+    end = at + 60 + written / 500
+    instance.handle_new_event(
+        _entry(run.run_id, job, None, DagsterEventType.RUN_SUCCESS, None, end)
     )
-    _store(instance, [start, *events, end])
+    recorded.count = written + len(recorded.before) + len(recorded.after) + 2
 
 
 def _tick_time(day: date, now: float) -> float:
@@ -347,6 +467,7 @@ def _tick_time(day: date, now: float) -> float:
 
 def record_day(
     instance: dg.DagsterInstance,
+    database_url: str,
     partitions: dg.MultiPartitionsDefinition,
     peers: Sequence[str],
     day: date,
@@ -360,40 +481,53 @@ def record_day(
 
     at = _tick_time(day, now)
     tags = stats_range_tags(peers[0], peers[-1], day, day)
-    with _run(instance, STATS_JOB, tags, at) as (run, events):
-        step = CHANNEL_DAILY.path[-1]
+    step = CHANNEL_DAILY.path[-1]
+    with _run(instance, database_url, STATS_JOB, tags, at) as recorded:
+        run_id = recorded.run.run_id
         with partition_loading_context(dynamic_partitions_store=instance):
-            subset = run.get_resolved_partitions_subset_for_events(partitions)
-        events.append(
+            subset = recorded.run.get_resolved_partitions_subset_for_events(partitions)
+        planned = AssetMaterializationPlannedData(CHANNEL_DAILY, partitions_subset=subset)
+        recorded.before.append(
             _entry(
-                run.run_id,
-                STATS_JOB,
-                step,
-                DagsterEventType.ASSET_MATERIALIZATION_PLANNED,
-                AssetMaterializationPlannedData(CHANNEL_DAILY, partitions_subset=subset),
-                at,
+                run_id, STATS_JOB, step, DagsterEventType.ASSET_MATERIALIZATION_PLANNED, planned, at
             )
         )
         for check in (COVERS_DAYS, NOT_NEGATIVE):
-            events.append(
+            planned_check = AssetCheckEvaluationPlanned(asset_key=CHANNEL_DAILY, check_name=check)
+            recorded.before.append(
                 _entry(
-                    run.run_id,
+                    run_id,
                     STATS_JOB,
                     step,
                     DagsterEventType.ASSET_CHECK_EVALUATION_PLANNED,
-                    AssetCheckEvaluationPlanned(asset_key=CHANNEL_DAILY, check_name=check),
+                    planned_check,
                     at,
                 )
             )
         fetched_at = datetime.fromtimestamp(at - 30, timezone.utc).isoformat()
-        for index, peer in enumerate(peers):
+
+        def build(peer: str, values: dict[str, Any]) -> EventLogEntry:
             metadata = {
-                "dagster/partition_row_count": 22 + index % 7,
+                "dagster/partition_row_count": values["rows"],
                 "snapshot_fetched_at": fetched_at,
-                "followers" if index % 2 == 0 else "members": 1_000 + 137 * index,
+                **{k: v for k, v in values.items() if k in ("followers", "members")},
             }
             key = PeerDay(peer, day).key
-            events.append(_materialization(run.run_id, STATS_JOB, CHANNEL_DAILY, key, metadata, at))
+            return _materialization(
+                run_id, STATS_JOB, CHANNEL_DAILY, key, metadata, at, values["data_version"]
+            )
+
+        values = {
+            peer: {
+                "rows": 22 + index % 7,
+                "followers" if index % 2 == 0 else "members": 1_000 + 137 * index,
+                "data_version": uuid.uuid4().hex,
+            }
+            for index, peer in enumerate(peers)
+        }
+        recorded.materializations.append(
+            Materializations(run_id, STATS_JOB, CHANNEL_DAILY, at, day, build, values)
+        )
         for check in (COVERS_DAYS, NOT_NEGATIVE):
             evaluation = AssetCheckEvaluation(
                 asset_key=CHANNEL_DAILY,
@@ -401,48 +535,61 @@ def record_day(
                 passed=True,
                 metadata={"days_requested": len(peers)},
             )
-            events.append(
+            recorded.after.append(
                 _entry(
-                    run.run_id,
-                    STATS_JOB,
-                    step,
-                    DagsterEventType.ASSET_CHECK_EVALUATION,
-                    evaluation,
-                    at + 50,
+                    run_id, STATS_JOB, step, DagsterEventType.ASSET_CHECK_EVALUATION, evaluation, at
                 )
             )
-    return len(events) + 2
+    return recorded.count
 
 
-def record_peer_assets(instance: dg.DagsterInstance, peers: Sequence[str], now: float) -> int:
+def _peer_materialization(
+    run_id: str,
+    job: str,
+    asset: dg.AssetKey,
+    fetched_at: str,
+    at: float,
+    peer: str,
+    values: dict[str, Any],
+) -> EventLogEntry:
+    metadata = {"snapshot_fetched_at": fetched_at}
+    return _materialization(run_id, job, asset, peer, metadata, at, values["data_version"])
+
+
+def record_peer_assets(
+    instance: dg.DagsterInstance, database_url: str, peers: Sequence[str], now: float
+) -> int:
     """The peer-partitioned assets, each peer once, one run per job: their events."""
     count = 0
+    at = now - 3600
+    fetched_at = datetime.fromtimestamp(at - 30, timezone.utc).isoformat()
     for job in dict.fromkeys(PEER_ASSET_JOBS.values()):
-        assets = [asset for asset, owner in PEER_ASSET_JOBS.items() if owner == job]
-        at = now - 3600
-        with _run(instance, job, {"dagster/asset_partition_range_start": peers[0]}, at) as (
-            run,
-            events,
-        ):
-            for asset in assets:
-                for peer in peers:
-                    metadata = {"snapshot_fetched_at": datetime.now(timezone.utc).isoformat()}
-                    events.append(
-                        _materialization(run.run_id, job, dg.AssetKey(asset), peer, metadata, at)
-                    )
-        count += len(events) + 2
+        tags = range_tags(peers[0], peers[-1])
+        with _run(instance, database_url, job, tags, at) as recorded:
+            run_id = recorded.run.run_id
+            for asset in [asset for asset, owner in PEER_ASSET_JOBS.items() if owner == job]:
+                key = dg.AssetKey(asset)
+
+                build = functools.partial(_peer_materialization, run_id, job, key, fetched_at, at)
+                values = {peer: {"data_version": uuid.uuid4().hex} for peer in peers}
+                recorded.materializations.append(
+                    Materializations(run_id, job, key, at, None, build, values)
+                )
+        count += recorded.count
     return count
 
 
-def set_up(instance: dg.DagsterInstance, peers: Sequence[str], days: Sequence[date]) -> int:
+def set_up(
+    instance: dg.DagsterInstance, database_url: str, peers: Sequence[str], days: Sequence[date]
+) -> int:
     """The dynamic partitions and a year of history; the number of events written."""
     instance.add_dynamic_partitions(PEER, list(peers))
     instance.add_dynamic_partitions(STATS_PEER, list(peers))
     partitions = stats_partitions(days[0])
     now = time.time()
-    events = record_peer_assets(instance, peers, now)
+    events = record_peer_assets(instance, database_url, peers, now)
     for number, day in enumerate(days):
-        events += record_day(instance, partitions, peers, day, now)
+        events += record_day(instance, database_url, partitions, peers, day, now)
         if number % 30 == 29:
             print(f"[ui_scale] {number + 1} days recorded ({events} events)", flush=True)
     return events
@@ -543,7 +690,7 @@ def bench(server: str, args: argparse.Namespace) -> dict[str, Any]:
 
         started = time.monotonic()
         with dagster_instance(dagster_home, database_url) as instance:
-            figures["events"] = set_up(instance, peers, days)
+            figures["events"] = set_up(instance, database_url, peers, days)
         figures["setup_s"] = time.monotonic() - started
         print(f"[ui_scale] set-up: {_format(figures['setup_s'])} s", flush=True)
 
@@ -614,7 +761,7 @@ def bench(server: str, args: argparse.Namespace) -> dict[str, Any]:
         print(f"[ui_scale] stale status: {timing}", flush=True)
 
         with dagster_instance(dagster_home, database_url) as instance:
-            record_day(instance, stats_partitions(days[0]), peers, last, time.time())
+            record_day(instance, database_url, stats_partitions(days[0]), peers, last, time.time())
         timing, _ = timed(lambda: partition_health(client), 1)
         figures["after_refresh_s"] = timing.cold_s
     return figures
