@@ -13,8 +13,9 @@ with none, the bench says so and exits 0). It works in a scratch database of its
 
 Set-up (``setup_s``): the dynamic partitions ``peer`` and ``stats_peer`` get ``--peers``
 synthetic peers (bench/_refresh_scenario.py), and the instance gets the Dagster history of
-``--days`` daily refreshes, written straight into its event log (Dagster's batch write, as a
-run worker with DAGSTER_EVENT_BATCH_SIZE writes it), not through that many real runs: per
+``--days`` daily refreshes, written straight into its event log (the rows Dagster's batch
+write stores, as a run worker with DAGSTER_EVENT_BATCH_SIZE writes them; the run, planned and
+check events through the instance), not through that many real runs: per
 day one successful ``stats_job`` run over every peer for that day (range tags, as the
 project's runs), with its one planned event over that partition subset
 (DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS), one ``channel_daily`` materialization per
@@ -112,8 +113,6 @@ from tgstats_dagster_tests.e2e.processes import (  # noqa: E402
     venv_environment,
 )
 
-#: What Dagster batches at most per write (DAGSTER_EVENT_BATCH_SIZE in the project's runs).
-BATCH = 1000
 STARTUP_TIMEOUT = 300.0
 #: The daily refresh's tick: a day's run happens the next day at 03:30 UTC.
 TICK = day_time(3, 30, tzinfo=timezone.utc)
