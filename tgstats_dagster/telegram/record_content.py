@@ -93,9 +93,10 @@ async def record_content(
     peer = snapshot.peer
     done = ContentRecording()
     days = window_days(snapshot)
+    tokens = zoom_tokens(snapshot.graphs)
     try:
-        zooms = await content.zooms(peer, zoom_tokens(snapshot.graphs), days)
-        done.zooms = write_zooms(folder / "graphs", zoom_tokens(snapshot.graphs), zooms, done)
+        zooms = await content.zooms(peer, tokens, days)
+        done.zooms = write_zooms(folder / "graphs", tokens, zooms, done)
         if peer.broadcast:
             await _posts(content, peer, "message", days, folder, post_stats, done)
             await _posts(content, peer, "story", days, folder, post_stats, done)
@@ -120,12 +121,14 @@ async def _posts(
 ) -> None:
     """The posts (or stories) of the window, and the statistics of the newest of them."""
     subfolder, listing, _ = _LISTING[kind]
+    if not days:
+        return
     try:
         if kind == "message":
             posts = await content.posts(peer, days[0], days[-1])
         else:
             posts = await content.stories(peer, days[0], days[-1])
-    except NoStatsRights as exc:  # stories refused: the channel shows none to this account
+    except NoStatsRights as exc:  # the listing refused (CHAT_ADMIN_REQUIRED): say so
         done.problems.append(f"{subfolder}: {exc}")
         return
     if kind == "message":
