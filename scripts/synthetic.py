@@ -54,6 +54,12 @@ final newline):
     The text of a ``StatsGraphError``, no final newline. A graph field with neither file is
     ``NOT_ENOUGH_DATA``.
 
+``<peer key>/graphs/<field>.zoom/``, ``posts/``, ``stories/``, ``revenue/``
+    What lies beyond the stats, for the peers that ask for it (``SyntheticPeer.zoom_graphs``,
+    ``posts``, ``stories``, ``revenue``): scripts/synthetic_content.py describes them. They
+    are drawn from a random generator of their own, so the stats' figures do not depend on
+    them.
+
 Which graphs the offline Telegram serves inline and which as async tokens is its own rule
 (docs/scenario-format.md), not part of these files.
 """
@@ -68,6 +74,8 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone
 from pathlib import Path
 from typing import Any
+
+from scripts import synthetic_content
 
 DEMO_END_DAY = date(2026, 11, 15)
 DEMO_DAYS = 90
@@ -127,6 +135,13 @@ class SyntheticPeer:
     username: str | None = None
     graph_errors: tuple[tuple[str, str], ...] = ()
     missing_graphs: tuple[str, ...] = ()
+    #: Graphs with a zoom for every day of the window (graphs/<field>.zoom/).
+    zoom_graphs: tuple[str, ...] = ()
+    #: Posts over the window and stories of its last weeks (broadcast channels only).
+    posts: int = 0
+    stories: int = 0
+    #: Stars and TON revenue (revenue/).
+    revenue: bool = False
 
 
 DEMO_PEERS: tuple[SyntheticPeer, ...] = (
@@ -140,6 +155,10 @@ DEMO_PEERS: tuple[SyntheticPeer, ...] = (
         stats_dc=4,
         graph_errors=(("story_interactions_graph", "STATS_TEMPORARILY_UNAVAILABLE"),),
         missing_graphs=("iv_interactions_graph", "story_reactions_by_emotion_graph"),
+        zoom_graphs=("followers_graph",),
+        posts=30,
+        stories=3,
+        revenue=True,
     ),
     SyntheticPeer(
         key="tgstats_demo_group",
@@ -149,6 +168,7 @@ DEMO_PEERS: tuple[SyntheticPeer, ...] = (
         broadcast=False,
         participants_count=3_215,
         stats_dc=2,
+        zoom_graphs=("members_graph",),
     ),
     SyntheticPeer(
         key="tgstats_demo_norights",
@@ -196,10 +216,19 @@ def write_scenario(
     _write_json(out / "scenario.json", scenario)
     window = [end_day - timedelta(days=days - 1 - i) for i in range(days)]
     for peer in peers:
-        _write_peer(out / peer.key, peer, window, random.Random(f"{seed}/{peer.key}"))
+        rngs = (random.Random(f"{seed}/{peer.key}"), random.Random(f"{seed}/{peer.key}/content"))
+        _write_peer(out / peer.key, peer, window, *rngs)
 
 
-def _write_peer(folder: Path, peer: SyntheticPeer, window: list[date], rng: random.Random) -> None:
+def _write_peer(
+    folder: Path,
+    peer: SyntheticPeer,
+    window: list[date],
+    rng: random.Random,
+    content_rng: random.Random,
+) -> None:
+    """A peer's folder; ``content_rng`` draws what lies beyond its stats (zooms, posts,
+    revenue), so that adding to those leaves the stats' figures as they were."""
     folder.mkdir()
     _write_json(
         folder / "peer.json",
@@ -232,6 +261,14 @@ def _write_peer(folder: Path, peer: SyntheticPeer, window: list[date], rng: rand
         (graph_dir / f"{field}.json").write_bytes(text.encode("ascii"))
     for field, text in sorted(errors.items()):
         (graph_dir / f"{field}.error").write_bytes(text.encode("utf-8"))
+    for field in peer.zoom_graphs:
+        synthetic_content.write_zooms(graph_dir, field, graphs[field], window, content_rng)
+    if peer.broadcast and peer.posts:
+        recent = stats["recent_posts_interactions"]
+        synthetic_content.write_posts(folder, recent, window, peer.posts, peer.stories, content_rng)
+    if peer.revenue:
+        top_hours = _top_hours(content_rng, "Revenue", 2.0)
+        synthetic_content.write_revenue(folder, window, top_hours, content_rng)
 
 
 def _write_json(path: Path, value: Any) -> None:

@@ -36,6 +36,14 @@ def test_the_wheel_builds_cleanly_with_its_data_files(tmp_path: Path) -> None:
         "tgstats_dagster/cli/instance.yaml",
         "tgstats_dagster/telegram/demo_scenario/scenario.json",
         "tgstats_dagster/telegram/demo_scenario/tgstats_demo_channel/graphs/growth_graph.json",
+        # Beyond the stats: a zoom, posts with a post's graph, stories, revenue.
+        "tgstats_dagster/telegram/demo_scenario/tgstats_demo_channel/graphs/followers_graph.zoom/"
+        "2026-11-15.json",
+        "tgstats_dagster/telegram/demo_scenario/tgstats_demo_channel/posts/posts.json",
+        "tgstats_dagster/telegram/demo_scenario/tgstats_demo_channel/posts/1480/views_graph.json",
+        "tgstats_dagster/telegram/demo_scenario/tgstats_demo_channel/stories/stories.json",
+        "tgstats_dagster/telegram/demo_scenario/tgstats_demo_channel/revenue/stars.json",
+        "tgstats_dagster/telegram/demo_scenario/tgstats_demo_channel/revenue/ton/revenue_graph.json",
         "tgstats_dagster/warehouse/migrations/versions/0002_channel_peers_complete_snapshots.py",
     ):
         assert wanted in names, wanted

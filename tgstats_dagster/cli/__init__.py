@@ -120,7 +120,7 @@ def _cmd_peers_remove(args: argparse.Namespace) -> int:
 def _cmd_record(args: argparse.Namespace) -> int:
     from tgstats_dagster.telegram.record import run_record
 
-    return run_record(load_settings(), args.peers, Path(args.out))
+    return run_record(load_settings(), args.peers, Path(args.out), args.post_stats)
 
 
 def _cmd_login(args: argparse.Namespace) -> int:
@@ -238,6 +238,14 @@ def build_parser() -> argparse.ArgumentParser:
         "--peers", required=True, type=_peers_option, metavar="A,B", help="peers to record"
     )
     record.add_argument("--out", required=True, metavar="DIR", help="the scenario folder to write")
+    record.add_argument(
+        "--post-stats",
+        type=int,
+        default=None,
+        metavar="N",
+        help="fetch the statistics of the N newest posts and of the N newest stories of the "
+        "stats window (default 20)",
+    )
     record.set_defaults(handler=_cmd_record)
 
     command(

@@ -6,6 +6,10 @@ written with ``can_view_stats`` false and no stats. Access hashes are not writte
 belong to the recording account); the offline Telegram derives its own. A graph that could
 not be loaded (an incomplete snapshot) is not written: the command names it and exits
 non-zero, as a recording without it would not replay as Telegram answered.
+
+Beyond the stats, record_content.py writes each recorded peer's zooms, posts, stories and
+revenue, bounded by the snapshot's window; what of them could not be fetched makes the
+command exit non-zero too.
 """
 
 from __future__ import annotations
@@ -21,6 +25,11 @@ from typing import Any, TextIO
 from tgstats_dagster.settings import ConfigError, Settings
 from tgstats_dagster.telegram.connect import open_client, retry_policy
 from tgstats_dagster.telegram.models import PeerInfo, PeerOutcome, StatsSnapshot
+from tgstats_dagster.telegram.record_content import (
+    DEFAULT_POST_STATS,
+    ContentRecording,
+    record_content,
+)
 from tgstats_dagster.telegram.stats import StatsClient
 
 
@@ -107,9 +116,14 @@ async def _outcomes(
 
 
 async def record(
-    settings: Settings, peers: tuple[str, ...], out: Path, stream: TextIO | None = None
-) -> list[PeerOutcome]:
-    """Fetch ``peers`` and write them under ``out``; the outcomes, in order."""
+    settings: Settings,
+    peers: tuple[str, ...],
+    out: Path,
+    stream: TextIO | None = None,
+    post_stats: int = DEFAULT_POST_STATS,
+) -> tuple[list[PeerOutcome], dict[str, ContentRecording]]:
+    """Fetch ``peers`` and write them under ``out``: the outcomes, in order, and what was
+    recorded beyond the stats of each peer that has a snapshot."""
     stream = stream or sys.stdout
     async with open_client(settings) as client:
         stats = StatsClient(client, policy=retry_policy(settings), concurrency=settings.concurrency)
@@ -120,25 +134,48 @@ async def record(
         )
         print(f"recording {len(peers)} peer(s) into {out}", file=stream, flush=True)
         outcomes = await _outcomes(stats, peers, stream)
+        contents: dict[str, ContentRecording] = {}
         for outcome in outcomes:
-            if outcome.peer is not None and outcome.status != "failed":
-                write_peer(out, outcome.peer, outcome.snapshot)
+            if outcome.peer is None or outcome.status == "failed":
+                continue
+            folder = write_peer(out, outcome.peer, outcome.snapshot)
+            if outcome.snapshot is not None:
+                done = await record_content(stats.content, outcome.snapshot, folder, post_stats)
+                contents[outcome.key] = done
+                _content_progress(outcome.key, done, stream)
         print(summary(outcomes, stats.requests), file=stream, flush=True)
-        return outcomes
+        return outcomes, contents
 
 
-def run_record(settings: Settings, peers: tuple[str, ...], out: Path) -> int:
-    """The command: 0 when every peer was recorded or skipped for lack of rights."""
+def _content_progress(key: str, done: ContentRecording, out: TextIO) -> None:
+    print(f"  {key}: {done.describe()}", file=out, flush=True)
+    for problem in done.problems:
+        print(f"  {key}: not recorded: {problem}", file=out, flush=True)
+
+
+def run_record(
+    settings: Settings, peers: tuple[str, ...], out: Path, post_stats: int | None = None
+) -> int:
+    """The command: 0 when every peer was recorded whole or skipped for lack of rights.
+
+    ``post_stats``: how many of the newest posts (and stories) get their statistics
+    recorded; None: DEFAULT_POST_STATS.
+    """
     if not peers:
         raise ConfigError("--peers: give at least one username or channel id")
-    outcomes = asyncio.run(record(settings, peers, out))
+    post_stats = DEFAULT_POST_STATS if post_stats is None else post_stats
+    if post_stats < 0:
+        raise ConfigError("--post-stats: give 0 or more posts")
+    outcomes, contents = asyncio.run(record(settings, peers, out, post_stats=post_stats))
     failed = [o.key for o in outcomes if o.status == "failed"]
     incomplete = [o.key for o in outcomes if o.snapshot is not None and not o.snapshot.complete]
+    incomplete += [key for key, done in contents.items() if done.problems and key not in incomplete]
     if failed:
         print(f"{len(failed)} peer(s) failed: {', '.join(failed)}", file=sys.stderr)
     if incomplete:
         print(
-            f"{len(incomplete)} peer(s) recorded without some graphs: {', '.join(incomplete)}",
+            f"{len(incomplete)} peer(s) recorded without some graphs or content: "
+            f"{', '.join(incomplete)}",
             file=sys.stderr,
         )
     return 1 if failed or incomplete else 0

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -16,8 +18,12 @@ from scripts.synthetic import (
     SyntheticPeer,
     write_scenario,
 )
-from tgstats_dagster.telegram.graphs import XStep, daily_points, parse_graph
+from tgstats_dagster.telegram.content_models import NoRevenue, RevenueStats
+from tgstats_dagster.telegram.graphs import XStep, daily_points, parse_graph, x_day
+from tgstats_dagster.telegram.record_content import window_days
 from tgstats_dagster.telegram.replay import DEMO_SCENARIO_DIR
+from tgstats_dagster.telegram.zooms import uncovered, zoom_tokens
+from tgstats_dagster_tests.telegram.scenarios import replay_session
 
 DEMO_FIRST_DAY = DEMO_END_DAY - timedelta(days=DEMO_DAYS - 1)
 
@@ -236,3 +242,78 @@ def test_custom_peers_and_small_windows(tmp_path: Path) -> None:
     assert min(growth.series[0].values) >= 0
     assert (graphs / "messages_graph.error").read_text() == "Not enough data to show"
     assert load(tmp_path / "s" / "scenario.json")["home_dc"] == 1
+
+
+def test_the_demo_serves_posts_stories_zooms_and_revenue_through_the_client(demo: Path) -> None:
+    async def main() -> dict[str, Any]:
+        async with replay_session(demo) as (_telegram, _client, stats):
+            content = stats.content
+            channel = await stats.resolve("tgstats_demo_channel")
+            snapshot = await stats.fetch(channel)
+            days = window_days(snapshot)
+            tokens = zoom_tokens(snapshot.graphs)
+            posts = await content.posts(channel, days[0], days[-1])
+            stories = await content.stories(channel)
+            group = await stats.resolve("tgstats_demo_group")
+            group_snapshot = await stats.fetch(group)
+            group_tokens = zoom_tokens(group_snapshot.graphs)
+            return {
+                "days": days,
+                "tokens": tokens,
+                "zooms": await content.zooms(channel, tokens, days),
+                "posts": posts,
+                "stories": stories,
+                "post_stats": await content.post_stats(channel, "message", posts[-1].post_id),
+                "story_stats": await content.post_stats(channel, "story", stories[-1].post_id),
+                "revenue": await content.revenue(channel),
+                "group_tokens": group_tokens,
+                "group_zooms": await content.zooms(group, group_tokens, days),
+                "group_posts": await content.posts(group, days[0], days[-1]),
+                "group_revenue": await content.revenue(group),
+            }
+
+    got = asyncio.run(main())
+    days = got["days"]
+    # The window is served moved to end yesterday, and everything beyond the stats with it.
+    assert len(days) == DEMO_DAYS and days[-1] == datetime.now(timezone.utc).date() - timedelta(1)
+
+    # Zooms: the hourly detail of every day of the window, one zoom a week.
+    assert set(got["tokens"]) == {"followers_graph"}
+    zooms = got["zooms"]
+    assert {z.graph.kind for z in zooms} == {"inline"} and len(zooms) == 13
+    assert uncovered(["followers_graph"], days, {}, zooms) == {}
+    middle = parse_graph("followers_graph", zooms[1].graph.data)
+    assert middle.step is XStep.HOURLY and len(middle.x) == 168
+    assert set(got["group_tokens"]) == {"members_graph"}
+    assert uncovered(["members_graph"], days, {}, got["group_zooms"]) == {}
+
+    # Posts over the window, the newest on its last day, with counters and reactions.
+    posts = got["posts"]
+    assert 20 <= len(posts) <= 40
+    assert posts[-1].published_at.date() == days[-1] and posts[0].published_at.date() >= days[0]
+    assert all(p.views and p.reactions == sum(p.reactions_by_emoji.values()) for p in posts)
+    assert any("paid" in p.reactions_by_emoji for p in posts)
+    newest = got["post_stats"]
+    assert newest.complete and newest.forwards
+    assert {g.kind for g in newest.graphs} == {"async"}
+    views = parse_graph("views_graph", newest.graphs[0].data)
+    assert views.step is XStep.HOURLY and x_day(views.x[0]) == days[-1]
+
+    # Stories: three, the newest with its graphs and a story among its forwards.
+    assert len(got["stories"]) == 3
+    story = got["story_stats"]
+    assert story.complete and {f.source_kind for f in story.forwards} == {"message", "story"}
+
+    # Revenue: Stars (fractional) and TON (nanotons), the daily graph moved too.
+    revenue = got["revenue"]
+    assert isinstance(revenue, RevenueStats)
+    stars, ton = revenue.currencies
+    assert (stars.currency, ton.currency) == ("stars", "ton")
+    assert stars.current_balance != int(stars.current_balance)
+    assert ton.overall_revenue == int(ton.overall_revenue) > 1_000_000_000
+    daily = parse_graph("revenue_graph", stars.graphs[0].data)
+    assert daily.is_daily and x_day(daily.x[-1]) == days[-1]
+
+    # The supergroup has zooms but no channel posts, and no revenue.
+    assert got["group_posts"] == ()
+    assert isinstance(got["group_revenue"], NoRevenue)
