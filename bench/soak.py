@@ -24,7 +24,8 @@ Fault kinds:
   ``chp_call_fail`` (on the stats request), each on a random request kind and peer;
 - ``sigkill_group``, ``sigkill_process``, ``sigint_group``, ``sigint_process``,
   ``sigterm_group``, ``sigterm_process``: the signal to the command's process group or to
-  the process alone, at a random moment of its expected run time (the clean cycles' mean);
+  the process alone, at a random moment (uniform) within 0.9 x the clean cycles' mean
+  duration, so that nearly every signal lands while the command runs;
 - ``pg_terminate``: ``pg_terminate_backend`` of the first warehouse connection seen running a
   COPY or an INSERT into a warehouse table (pg_stat_activity of the scratch database, polled
   from a random moment on); when none is seen before the command ends, the fault is counted
@@ -53,6 +54,8 @@ Checks after every cycle (a failed one is printed as ``[soak] FINDING``):
   killed command leaves are checked after the next command, which is always a clean one.
   After SIGINT or SIGTERM, the command must have marked its own runs canceled
   (``stop_left_runs``: runs left unfinished right after such a command ended).
+- ``abnormal_exits``: an exit code other than 0 or 1, or, after a signal, other than the
+  shell's 130 (SIGINT), 143 (SIGTERM) or -9 (SIGKILL).
 - ``recovered``: of the faulted cycles, those whose following clean cycle exits 0 and
   passes every check.
 
@@ -61,9 +64,10 @@ expected.py ``expected_daily`` of every day served, the newest serving of each d
 as the refresh keeps a day that left Telegram's window), telegram_peers holds every peer,
 and each peer's newest snapshot is complete.
 
-The figures come last, one ``name=value`` per line: cycles, faults_<kind>, recovered,
-rows_lost, runs_wedged, tracebacks_shown, duplicate_rows, stop_left_runs, exit codes per
-kind, soak_s.
+The figures come last, one ``name=value`` per line: cycles, faults_<kind> (``missed_*``: not
+delivered), recovered (and recovered_<kind> as recovered/faulted), exit_<kind> (exit codes
+seen, ``CODExTIMES``; -9 is SIGKILL), rows_lost, runs_wedged, tracebacks_shown,
+duplicate_rows, stop_left_runs, abnormal_exits, clean_cycle_s, soak_s.
 """
 
 from __future__ import annotations
@@ -278,7 +282,9 @@ def run_cycle(soak: Soak, cycle: Cycle) -> tuple[float | None, int]:
     processes = ProcessSet(soak.log_dir, soak.env)
     fault_at: float | None = None
     terminator: Terminator | None = None
-    moment = soak.rng.uniform(0.1, max(1.0, soak.expected_seconds())) if soak.clean_seconds else 0
+    moment = (
+        soak.rng.uniform(0.1, max(1.0, 0.9 * soak.expected_seconds())) if soak.clean_seconds else 0
+    )
     try:
         started = time.monotonic()
         process = processes.start(cycle.name, [str(VENV_BIN / "tgstats"), *args])
@@ -572,6 +578,10 @@ def soak_run(args: argparse.Namespace, server: str) -> dict[str, Any]:
                     figures["stop_left_runs"] += len(mine)
                     ids = [(r.run_id, r.status.value) for r in mine]
                     cycle.findings.append(f"after the stop signal, runs left {ids}")
+            if cycle.exit not in expected_exits(cycle):
+                figures["abnormal_exits"] += 1
+                tail = "\n".join(_tail(soak.log_dir / f"{cycle.name}.log", 5))
+                cycle.findings.append(f"exit {cycle.exit}, not {expected_exits(cycle)}:\n{tail}")
             tracebacks = sum(f.startswith("traceback") for f in cycle.findings)
             figures["tracebacks_shown"] += tracebacks
             if cycle.fault is None:
@@ -595,8 +605,10 @@ def soak_run(args: argparse.Namespace, server: str) -> dict[str, Any]:
             figures[f"exit_{key}"] = "/".join(
                 f"{code}x{n}" for code, n in sorted(codes.items(), key=str)
             )
-        not_recovered = sorted({c.fault for c in faulted} - {c.fault for c in recovered})
-        figures["not_recovered"] = ",".join(not_recovered) or "none"
+        for kind in sorted({c.fault for c in faulted if c.fault}):
+            of_kind = [c for c in faulted if c.fault == kind]
+            back = sum(c in recovered for c in of_kind)
+            figures[f"recovered_{kind}"] = f"{back}/{len(of_kind)}"
         for name in (
             "rows_lost",
             "runs_wedged",
@@ -606,6 +618,20 @@ def soak_run(args: argparse.Namespace, server: str) -> dict[str, Any]:
         ):
             figures.setdefault(name, 0)
         return dict(figures)
+
+
+def expected_exits(cycle: Cycle) -> set[int | None]:
+    """What the command should exit with: 0, or 1 when a peer failed or is incomplete; 130
+    after SIGINT and 143 after SIGTERM (the shell's codes, which tgstats returns); -9 after
+    SIGKILL."""
+    if cycle.fault in SIGNAL_FAULTS and cycle.delivered:
+        sig, _ = SIGNAL_FAULTS[cycle.fault]
+        return {-9} if sig == signal.SIGKILL else {128 + sig}
+    return {0, 1}
+
+
+def _tail(path: Path, lines: int) -> list[str]:
+    return path.read_text(encoding="utf-8", errors="replace").splitlines()[-lines:]
 
 
 def _created_after(instance: dg.DagsterInstance, run: dg.DagsterRun, since: datetime) -> bool:
