@@ -55,7 +55,7 @@ Checks after every cycle (a failed one is printed as ``[soak] FINDING``):
   After SIGINT or SIGTERM, the command must have marked its own runs canceled
   (``stop_left_runs``: runs left unfinished right after such a command ended).
 - ``abnormal_exits``: an exit code other than 0 or 1, or, after a signal, other than the
-  shell's 130 (SIGINT), 143 (SIGTERM) or -9 (SIGKILL).
+  shell's 130 (SIGINT) or 143 (SIGTERM), death by that signal, or -9 (SIGKILL).
 - ``recovered``: of the faulted cycles, those whose following clean cycle exits 0 and
   passes every check.
 
@@ -621,12 +621,13 @@ def soak_run(args: argparse.Namespace, server: str) -> dict[str, Any]:
 
 
 def expected_exits(cycle: Cycle) -> set[int | None]:
-    """What the command should exit with: 0, or 1 when a peer failed or is incomplete; 130
-    after SIGINT and 143 after SIGTERM (the shell's codes, which tgstats returns); -9 after
-    SIGKILL."""
+    """What the command should exit with: 0, or 1 when a peer failed or is incomplete; after
+    SIGINT or SIGTERM 130 or 143 (the shell's codes, which tgstats returns), or death by that
+    signal (a signal landing as the interpreter exits, or before tgstats set its handlers);
+    -9 after SIGKILL."""
     if cycle.fault in SIGNAL_FAULTS and cycle.delivered:
         sig, _ = SIGNAL_FAULTS[cycle.fault]
-        return {-9} if sig == signal.SIGKILL else {128 + sig}
+        return {-9} if sig == signal.SIGKILL else {128 + sig, -sig}
     return {0, 1}
 
 
