@@ -29,7 +29,7 @@ Fault kinds:
 - ``pg_terminate``: ``pg_terminate_backend`` of the first warehouse connection seen running a
   COPY or an INSERT into a warehouse table (pg_stat_activity of the scratch database, polled
   from a random moment on); when none is seen before the command ends, the fault is counted
-  as ``missed_pg_terminate`` instead.
+  as ``faults_missed_pg_terminate`` instead.
 
 Not simulated: the embedded PostgreSQL killed (the soak runs on one server for all its cycles,
 so that every check sees the whole history; killing the machine's shared server is not an
@@ -64,8 +64,8 @@ expected.py ``expected_daily`` of every day served, the newest serving of each d
 as the refresh keeps a day that left Telegram's window), telegram_peers holds every peer,
 and each peer's newest snapshot is complete.
 
-The figures come last, one ``name=value`` per line: cycles, faults_<kind> (``missed_*``: not
-delivered), recovered (and recovered_<kind> as recovered/faulted), exit_<kind> (exit codes
+The figures come last, one ``name=value`` per line: cycles, faults_<kind> (``faults_missed_*``:
+not delivered), recovered (and recovered_<kind> as recovered/faulted), exit_<kind> (exit codes
 seen, ``CODExTIMES``; -9 is SIGKILL), rows_lost, runs_wedged, tracebacks_shown,
 duplicate_rows, stop_left_runs, abnormal_exits, clean_cycle_s, soak_s.
 """
@@ -670,6 +670,32 @@ def _report(cycle: Cycle, final: bool = False) -> None:
         print(f"[soak] FINDING {cycle.name}: {finding}", file=sys.stderr, flush=True)
 
 
+FIGURE_ORDER = (
+    "cycles",
+    "faulted",
+    "faults_",
+    "recovered",
+    "recovered_",
+    "exit_",
+    "rows_lost",
+    "runs_wedged",
+    "tracebacks_shown",
+    "duplicate_rows",
+    "stop_left_runs",
+    "abnormal_exits",
+    "clean_cycle_s",
+    "soak_s",
+)
+
+
+def _figure_order(name: str) -> tuple[int, str]:
+    """Figures in FIGURE_ORDER: by exact name, else by the longest prefix that matches."""
+    if name in FIGURE_ORDER:
+        return FIGURE_ORDER.index(name), name
+    prefixes = [p for p in FIGURE_ORDER if p.endswith("_") and name.startswith(p)]
+    return FIGURE_ORDER.index(max(prefixes, key=len)) if prefixes else len(FIGURE_ORDER), name
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--cycles", type=int, default=30)
@@ -699,7 +725,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"[soak] seed={args.seed}, logs in {args.logs}", flush=True)
     figures = soak_run(args, server)
     print()
-    for name, value in figures.items():
+    for name, value in sorted(figures.items(), key=lambda item: _figure_order(item[0])):
         print(f"{name}={value:.1f}" if isinstance(value, float) else f"{name}={value}")
     return 0
 
