@@ -39,6 +39,8 @@ HOST_TAG = "tgstats/host"
 PID_TAG = "tgstats/pid"
 # "package.module.SomeError: message" -> "message"
 _EXCEPTION_PREFIX = re.compile(r"^[A-Za-z_][\w.]*\.\w+: ")
+# The fields PostgreSQL adds after its message ("CONTEXT:  COPY t, line 0", "DETAIL:  ...").
+_POSTGRES_FIELD = re.compile(r"^[A-Z]+:  ")
 
 
 @dataclass
@@ -175,7 +177,8 @@ def _failure(result: dg.ExecuteInProcessResult) -> str:
                 return user.description
             error = event.step_failure_data.error
             message = (error.cause or error).message if error else "unknown error"
-            last_line = message.strip().splitlines()[-1]
+            lines = message.strip().splitlines()
+            last_line = ([line for line in lines if not _POSTGRES_FIELD.match(line)] or lines)[-1]
             return _EXCEPTION_PREFIX.sub("", last_line)
     for event in result.all_events:
         if event.event_type == dg.DagsterEventType.RUN_FAILURE and event.message:
