@@ -43,7 +43,8 @@ Checks after every cycle (a failed one is printed as ``[soak] FINDING``):
 
 - ``tracebacks_shown``: the command's output has no "Traceback (most recent call last)".
 - ``duplicate_rows``: in every warehouse table, count(*) = count of distinct primary keys.
-- ``rows_lost``: stats_snapshots rows never decrease; every snapshot stores every graph of
+- ``rows_lost``: stats_snapshots rows never decrease (and, after the last cycle, the
+  channel_daily rows missing or wrong); every snapshot stores every graph of
   its peer (the set of the first clean cycle), ``complete`` exactly when none is
   ``missing``, and ``missing_graphs`` names those; after a signal or pg_terminate fault,
   every peer whose stats request and graph loads were all answered (replay log,
@@ -430,9 +431,9 @@ def held_slots(instance: dg.DagsterInstance) -> str | None:
     return None
 
 
-def check_final(soak: Soak) -> list[str]:
+def check_final(soak: Soak) -> tuple[list[str], int]:
     """channel_daily equals the model of the scenario; every peer stored, newest snapshot
-    complete."""
+    complete. (findings, channel_daily rows missing or wrong)"""
     findings = []
     rows = query(soak.database_url, "SELECT peer_key, day, metric, value FROM channel_daily")
     stored = {(key, day, metric): value for key, day, metric, value in rows}
@@ -456,7 +457,7 @@ def check_final(soak: Soak) -> list[str]:
     incomplete = sorted(key for key, complete in newest if not complete)
     if incomplete or len(newest) != len(soak.keys):
         findings.append(f"newest snapshots: {len(newest)} peers, incomplete {incomplete}")
-    return findings
+    return findings, len(missing) + len(wrong)
 
 
 # ----- the soak ----------------------------------------------------------------------------
@@ -615,6 +616,7 @@ def soak_run(args: argparse.Namespace, server: str) -> dict[str, Any]:
             "tracebacks_shown",
             "duplicate_rows",
             "stop_left_runs",
+            "abnormal_exits",
         ):
             figures.setdefault(name, 0)
         return dict(figures)
@@ -653,11 +655,11 @@ def _answered_before(
 
 
 def _final(soak: Soak, cycles: list[Cycle]) -> int:
-    findings = check_final(soak)
+    findings, lost = check_final(soak)
     if findings:
         cycles[-1].findings += findings
         _report(cycles[-1], final=True)
-    return sum(f.startswith("channel_daily") for f in findings)
+    return lost
 
 
 def _report(cycle: Cycle, final: bool = False) -> None:
