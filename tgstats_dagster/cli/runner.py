@@ -39,6 +39,8 @@ HOST_TAG = "tgstats/host"
 PID_TAG = "tgstats/pid"
 # "package.module.SomeError: message" -> "message"
 _EXCEPTION_PREFIX = re.compile(r"^[A-Za-z_][\w.]*\.\w+: ")
+# The fields PostgreSQL adds after its message ("CONTEXT:  COPY t, line 0", "DETAIL:  ...").
+_POSTGRES_FIELD = re.compile(r"^[A-Z]+:  ")
 
 
 @dataclass
@@ -187,10 +189,11 @@ _APPENDED = ("[SQL:", "[parameters:", "(Background on this error at:")
 
 
 def _summary_line(message: str) -> str:
-    """The line of an error message that says what went wrong: the last one, before the
-    statement and link that SQLAlchemy appends; for a database error, its first line
-    (PostgreSQL's own message; DETAIL and HINT lines follow it)."""
+    """The line of an error message that says what went wrong: the last one, leaving out the
+    fields PostgreSQL adds after its message (``CONTEXT:``, ``DETAIL:``, ...); for an error
+    that SQLAlchemy wrapped, its first line (it appends the statement and a link)."""
     lines = [line for line in message.strip().splitlines() if line.strip()]
+    lines = [line for line in lines if not _POSTGRES_FIELD.match(line)] or lines
     if not lines:
         return "unknown error"
     if lines[0].startswith("sqlalchemy.") or any(line.startswith(_APPENDED) for line in lines):
