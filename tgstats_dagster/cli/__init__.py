@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
-from tgstats_dagster.cli.stopping import exit_code, stop_on_signals
+from tgstats_dagster.cli.stopping import exit_code, leave, stop_on_signals
 from tgstats_dagster.settings import ConfigError, load_settings, parse_peers
 
 DEV_HELP = """usage: tgstats dev [dagster dev options]
@@ -292,6 +292,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    return leave(_main(argv))
+
+
+def _main(argv: Sequence[str] | None) -> int:
     # Notes for library authors, not for the user of a command.
     warnings.filterwarnings("ignore", message=".*is currently in beta")
     warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR is not set")

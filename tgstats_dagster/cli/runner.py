@@ -22,7 +22,7 @@ from typing import Any, TextIO, TypeVar
 
 import dagster as dg
 
-from tgstats_dagster.cli.stopping import exit_code
+from tgstats_dagster.cli.stopping import RUN_THREAD, exit_code
 from tgstats_dagster.partitions import RANGE_END_TAG, RANGE_START_TAG
 from tgstats_dagster.runs import (
     RunScope,
@@ -159,7 +159,7 @@ def _in_a_thread(work: Callable[[], T], tick: Callable[[], None] = lambda: None)
         except BaseException as exc:  # handed to the main thread as it is
             box["error"] = exc
 
-    thread = threading.Thread(target=target, name="tgstats-run", daemon=True)
+    thread = threading.Thread(target=target, name=RUN_THREAD, daemon=True)
     thread.start()
     while thread.is_alive():
         thread.join(1.0)

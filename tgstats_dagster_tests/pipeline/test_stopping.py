@@ -18,6 +18,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 
 import psutil
@@ -265,6 +266,38 @@ def test_a_stopped_backfill_cancels_its_runs_and_exits_quickly(
     while _left_in_group(command.popen.pid) and time.monotonic() < deadline:
         time.sleep(0.5)
     assert not _left_in_group(command.popen.pid)
+
+
+def _report_runs(database_url: str) -> set[str]:
+    with psycopg.connect(libpq_url(database_url)) as conn:
+        if not conn.execute("SELECT to_regclass('runs')").fetchone()[0]:
+            return set()
+        query = "SELECT status FROM runs WHERE pipeline_name = 'telegram_report_job'"
+        return {status for (status,) in conn.execute(query).fetchall()}
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=lambda s: s.name)
+def test_a_backfill_stopped_while_it_draws_its_reports_exits_with_the_signal(
+    pipeline_env, use_scenario: Path, database_url: str, sig: signal.Signals
+) -> None:
+    """The report run draws in C++ (matplotlib) on the run's thread: the process must end
+    with the signal's code, not abort while Python shuts down under that thread."""
+    args = [*BACKFILL[:2], f"{CHANNEL},{GROUP}", "--start", str(END_DAY - timedelta(days=60))]
+    command = _Command([*args, "--end", str(END_DAY)], pipeline_env)
+    try:
+        _wait_for("'reports of'", lambda: command.printed("reports of"), command)
+        _wait_for("a started report run", lambda: "STARTED" in _report_runs(database_url), command)
+        _signal(command, sig, "process")
+        code = command.wait(timeout=120)
+    finally:
+        if command.popen.poll() is None:
+            command.popen.kill()
+            command.wait(timeout=30)
+    stderr = "".join(command.stderr)
+    assert code == 128 + sig, command.output()[-3000:]
+    assert "Traceback" not in command.output()
+    assert stderr.strip().splitlines()[-1].startswith("tgstats: stopped; "), stderr
+    assert _report_runs(database_url) == {"CANCELED"}
 
 
 def test_a_killed_backfill_does_not_block_the_next_one(
