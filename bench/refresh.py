@@ -109,6 +109,7 @@ from _refresh_scenario import (  # noqa: E402
     write_bench_scenario,
 )
 
+from tgstats_dagster.runs import REPORT_JOB  # noqa: E402
 from tgstats_dagster.warehouse.server import libpq_url, with_driver  # noqa: E402
 from tgstats_dagster_tests.databases import scratch_database  # noqa: E402
 from tgstats_dagster_tests.e2e import graphql  # noqa: E402
@@ -125,7 +126,6 @@ DEFAULT_SERVER = "postgresql://postgres@127.0.0.1:5432/postgres"
 SCHEDULE = "daily_stats_refresh"
 PEER_SENSOR = "telegram_peer_sensor"
 STATS_PEER_SET = "stats_peer"
-REPORT_JOB = "telegram_report_job"
 #: The run sensors that continue a refresh: the daily runs of what changed, the reports of
 #: the peers whose rows changed, the retries of failed peers.
 CHAIN_SENSORS = ("telegram_changes_sensor", "telegram_report_sensor", "telegram_follow_up_sensor")
