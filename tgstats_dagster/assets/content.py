@@ -19,8 +19,9 @@ import dagster as dg
 
 from tgstats_dagster.assets.common import GROUP, add_partition_metadata
 from tgstats_dagster.assets.content_fetch import PeerContent
-from tgstats_dagster.partitions import PEER, PeerDay, days_by_peer
+from tgstats_dagster.partitions import PEER, STATS_PEER, PeerDay, days_by_peer
 from tgstats_dagster.resources import WarehouseResource
+from tgstats_dagster.runs import CHANGES_OF_TAG, CONTENT_DAYS_TAG, changed_days
 from tgstats_dagster.warehouse.io_manager import table_metadata
 
 CONTENT_RAW = dg.AssetKey("content_raw")
@@ -133,6 +134,9 @@ def build_content_day_assets(partitions: dg.MultiPartitionsDefinition) -> dg.Ass
         all_days = [day for days in wanted.values() for day in days]
         if not all_days:
             return
+        if not _content_changed(context, wanted):
+            context.log.info("no hourly or posts row changed in this run's partitions")
+            return
         first, last = min(all_days), max(all_days)
         selected = context.selected_asset_keys
         if CHANNEL_HOURLY in selected:
@@ -143,6 +147,21 @@ def build_content_day_assets(partitions: dg.MultiPartitionsDefinition) -> dg.Ass
             yield from _posts(context, wanted, channels, posts)
 
     return content_days
+
+
+def _content_changed(context: dg.AssetExecutionContext, wanted: Mapping[str, list[date]]) -> bool:
+    """False only for a daily run of a refresh (``tgstats/changes_of``) none of whose
+    partitions has hourly or posts rows that its snapshots run found new or changed."""
+    source_id = context.run.tags.get(CHANGES_OF_TAG)
+    source = context.instance.get_run_by_id(source_id) if source_id else None
+    if source is None or CONTENT_DAYS_TAG not in source.tags:
+        return True
+    order = context.instance.get_dynamic_partitions(STATS_PEER)
+    for (first, last), peers in changed_days(source.tags, order, CONTENT_DAYS_TAG).items():
+        for peer in peers:
+            if any(first <= day <= last for day in wanted.get(peer, ())):
+                return True
+    return False
 
 
 def _keyed(

@@ -47,6 +47,7 @@ from tgstats_dagster.assets.pivot import day_ranges, pivot_snapshot
 from tgstats_dagster.partitions import STATS_PEER, stats_peer_partitions, sync_stats_peers
 from tgstats_dagster.resources import TelegramResource, WarehouseResource
 from tgstats_dagster.runs import (
+    CONTENT_DAYS_TAG,
     SNAPSHOTS_JOB,
     changed_days_tag,
     days_of,
@@ -172,11 +173,17 @@ async def telegram_snapshots(
         record_requests(context, telegram.requests)
     unparsed: dict[str, str] = {}
     changed = await asyncio.to_thread(_changed_days, warehouse, collected.snapshots, days, unparsed)
-    for peer, content in contents.items():
-        if content.changed_days:
-            changed[peer] = sorted(set(changed.get(peer, ())) | content.changed_days)
+    content_days = {p: sorted(c.changed_days) for p, c in contents.items() if c.changed_days}
+    for peer, days_changed in content_days.items():
+        changed[peer] = sorted(set(changed.get(peer, ())) | set(days_changed))
     order = context.instance.get_dynamic_partitions(STATS_PEER)
-    context.instance.add_run_tags(context.run.run_id, changed_days_tag(changed, order))
+    context.instance.add_run_tags(
+        context.run.run_id,
+        {
+            **changed_days_tag(changed, order),
+            **changed_days_tag(content_days, order, CONTENT_DAYS_TAG),
+        },
+    )
     span = day_ranges(days) if days else "no day"
     changed_count = sum(len(d) for d in changed.values())
     new_content = any(c.new_rows or c.zooms or c.post_stats for c in contents.values())
