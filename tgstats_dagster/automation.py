@@ -23,8 +23,10 @@ from tgstats_dagster.partitions import (
 from tgstats_dagster.runs import (
     FOLLOW_UP_OF_TAG,
     PEERS_JOB,
+    RECORD_CHANGES_TAG,
     SNAPSHOTS_JOB,
     STATS_JOB,
+    changed_days,
     changes_tags,
     days_tag,
     failed_peers_of,
@@ -120,9 +122,10 @@ def build_daily_refresh(
         default_status=dg.DefaultScheduleStatus.RUNNING,
         description=(
             "Every day, fetches a snapshot of every peer with stats rights (one run, one "
-            "Telegram connection, one stats fetch per peer) and compares the last "
-            "MTPROTO_STATS_PERIOD_DAYS days with the stored figures (Telegram revises recent "
-            "days); the changes sensor then materializes the days that are new or changed."
+            "Telegram connection, one stats fetch per peer) with what lies beyond it (zooms, "
+            "posts, revenue), compares the last MTPROTO_STATS_PERIOD_DAYS days with the stored "
+            "rows (Telegram revises recent days), and writes and records, in the same run, "
+            "the days that are new or changed."
         ),
     )
     def daily_stats_refresh(context: dg.ScheduleEvaluationContext):
@@ -154,7 +157,7 @@ def refresh_request(
     first, last = window
     return dg.RunRequest(
         run_key=f"refresh:{last}",
-        tags={**range_tags(peers[0], peers[-1]), **days_tag(first, last)},
+        tags={**range_tags(peers[0], peers[-1]), **days_tag(first, last), RECORD_CHANGES_TAG: "1"},
     )
 
 
@@ -169,13 +172,17 @@ def build_changes_sensor(
         minimum_interval_seconds=5,
         default_status=dg.DefaultSensorStatus.RUNNING,
         description=(
-            "After a snapshots run, materializes exactly the days whose figures it found new "
-            "or changed (its tag tgstats/changed_days): one daily run per range of days x "
-            "group of neighbouring peers. A run that changed nothing asks for nothing."
+            "After a snapshots run that did not record its changes itself (one launched "
+            "from the UI; the daily refresh records its own), materializes exactly the days "
+            "whose rows it found new or changed (its tag tgstats/changed_days): one daily run "
+            "per range of days x group of neighbouring peers. A run that changed nothing asks "
+            "for nothing."
         ),
     )
     def telegram_changes_sensor(context: dg.RunStatusSensorContext):
         run = context.dagster_run
+        if RECORD_CHANGES_TAG in run.tags:
+            return dg.SkipReason(f"run {run.run_id} recorded its changes itself")
         order = context.instance.get_dynamic_partitions(STATS_PEER)
         runs = changes_tags(run.tags, order, run.run_id)
         if not runs:
@@ -198,19 +205,27 @@ def build_report_sensor(report_job: dg.JobDefinition) -> dg.SensorDefinition:
         minimum_interval_seconds=5,
         default_status=dg.DefaultSensorStatus.RUNNING,
         description=(
-            "After a run that materialized channel_daily, redraws the reports of its peers: "
-            "their rows changed. A refresh that changed nothing has no daily run, so it "
-            "redraws nothing."
+            "After a run that materialized channel_daily (a refresh's snapshots run that "
+            "recorded changed days, a daily run, a backfill), redraws the reports of the "
+            "peers whose rows changed. A refresh that changed nothing redraws nothing."
         ),
     )
     def telegram_report_sensor(context: dg.RunStatusSensorContext):
         run = context.dagster_run
+        order = context.instance.get_dynamic_partitions(STATS_PEER)
+        if RECORD_CHANGES_TAG in run.tags:
+            changed = {p for peers in changed_days(run.tags, order).values() for p in peers}
+            if not changed:
+                return dg.SkipReason(f"run {run.run_id} changed no day")
+            return [
+                dg.RunRequest(run_key=f"report:{run.run_id}:{index}", tags=tags)
+                for index, tags in enumerate(report_tags([p for p in order if p in changed], order))
+            ]
         if run.job_name != STATS_JOB and CHANNEL_DAILY not in (run.asset_selection or ()):
             return dg.SkipReason(f"run {run.run_id} did not materialize channel_daily")
         scope = run_scope(STATS_JOB, run.tags, context.instance)
         if scope is None or not scope.peers:
             return dg.SkipReason(f"run {run.run_id} names no peers")
-        order = context.instance.get_dynamic_partitions(STATS_PEER)
         return [
             dg.RunRequest(run_key=f"report:{run.run_id}:{index}", tags=tags)
             for index, tags in enumerate(report_tags(scope.peers, order))

@@ -48,6 +48,10 @@ DAYS_TAG = "tgstats/days"
 #: Tag the snapshots run writes: ``{"<first>..<last>": [[first peer, last peer], ...]}``, the
 #: days whose figures are new or changed, each range with the ranges of peers it holds for.
 CHANGED_DAYS_TAG = "tgstats/changed_days"
+#: Tag of a refresh's snapshots run (the daily schedule, ``tgstats refresh``): the run itself
+#: writes and records the days it finds changed (assets/record_changes.py), so a refresh is
+#: one run; without it, the changes sensor's daily runs materialize them.
+RECORD_CHANGES_TAG = "tgstats/record_changes"
 #: Tag the snapshots run writes beside it, in the same form: the days whose hourly history or
 #: posts are new or changed (a daily run records ``channel_hourly`` and ``posts`` only when
 #: its partitions hold some).

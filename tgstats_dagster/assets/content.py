@@ -22,6 +22,7 @@ from tgstats_dagster.assets.content_fetch import PeerContent
 from tgstats_dagster.partitions import PEER, STATS_PEER, PeerDay, days_by_peer
 from tgstats_dagster.resources import WarehouseResource
 from tgstats_dagster.runs import CHANGES_OF_TAG, CONTENT_DAYS_TAG, changed_days
+from tgstats_dagster.warehouse.content import PostsOfDay
 from tgstats_dagster.warehouse.io_manager import table_metadata
 
 CONTENT_RAW = dg.AssetKey("content_raw")
@@ -164,12 +165,55 @@ def _content_changed(context: dg.AssetExecutionContext, wanted: Mapping[str, lis
     return False
 
 
-def _keyed(
-    wanted: Mapping[str, list[date]], channels: Mapping[str, int]
-) -> Iterator[tuple[str, str, tuple[int, date]]]:
+def hourly_about(
+    wanted: Mapping[str, list[date]],
+    channels: Mapping[str, int],
+    hours: Mapping[tuple[int, date], tuple[int, int]],
+) -> tuple[dict[tuple[str, date], dict[str, Any]], list[str]]:
+    """Each (peer, day)'s ``channel_hourly`` metadata, and the days with only some hours."""
+    about: dict[tuple[str, date], dict[str, Any]] = {}
+    partial: list[str] = []
     for peer, days in wanted.items():
         for day in days:
-            yield peer, str(PeerDay(peer, day).key), (channels.get(peer, -1), day)
+            kept, metrics = hours.get((channels.get(peer, -1), day), (0, 0))
+            about[(peer, day)] = {
+                "dagster/partition_row_count": kept * metrics,
+                "hours_kept": kept,
+                "metrics": metrics,
+            }
+            if 0 < kept < HOURS_A_DAY:
+                partial.append(f"{peer} {day}: {kept} hours")
+    return about, partial
+
+
+def posts_about(
+    wanted: Mapping[str, list[date]],
+    channels: Mapping[str, int],
+    posts: Mapping[tuple[int, date], PostsOfDay],
+) -> tuple[dict[tuple[str, date], dict[str, Any]], list[str]]:
+    """Each (peer, day)'s ``posts`` metadata, and the posts with incomplete statistics."""
+    about: dict[tuple[str, date], dict[str, Any]] = {}
+    incomplete: list[str] = []
+    for peer, days in wanted.items():
+        for day in days:
+            held = posts.get((channels.get(peer, -1), day))
+            if held is None:
+                about[(peer, day)] = {"dagster/partition_row_count": 0, "posts": 0, "stories": 0}
+                continue
+            about[(peer, day)] = {
+                "dagster/partition_row_count": held.messages + held.stories,
+                "posts": held.messages,
+                "stories": held.stories,
+                "views": held.views,
+                "with_statistics": held.with_stats,
+                "public_forwards": held.forwards,
+            }
+            incomplete.extend(f"{peer} {item}" for item in held.incomplete)
+    return about, incomplete
+
+
+def _by_key(about: Mapping[tuple[str, date], dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    return {str(PeerDay(peer, day).key): entry for (peer, day), entry in about.items()}
 
 
 def _hourly(
@@ -178,18 +222,8 @@ def _hourly(
     channels: Mapping[str, int],
     hours: Mapping[tuple[int, date], tuple[int, int]],
 ) -> Iterator[dg.MaterializeResult | dg.AssetCheckResult]:
-    about: dict[str, dict[str, Any]] = {}
-    partial: list[str] = []
-    for peer, key, where in _keyed(wanted, channels):
-        kept, metrics = hours.get(where, (0, 0))
-        about[key] = {
-            "dagster/partition_row_count": kept * metrics,
-            "hours_kept": kept,
-            "metrics": metrics,
-        }
-        if 0 < kept < HOURS_A_DAY:
-            partial.append(f"{peer} {where[1]}: {kept} hours")
-    add_partition_metadata(context, CHANNEL_HOURLY, about)
+    about, partial = hourly_about(wanted, channels, hours)
+    add_partition_metadata(context, CHANNEL_HOURLY, _by_key(about))
     yield dg.MaterializeResult(asset_key=CHANNEL_HOURLY)
     yield dg.AssetCheckResult(
         check_name=HOURS_COMPLETE,
@@ -209,25 +243,10 @@ def _posts(
     context: dg.AssetExecutionContext,
     wanted: Mapping[str, list[date]],
     channels: Mapping[str, int],
-    posts: Mapping[tuple[int, date], Any],
+    posts: Mapping[tuple[int, date], PostsOfDay],
 ) -> Iterator[dg.MaterializeResult | dg.AssetCheckResult]:
-    about: dict[str, dict[str, Any]] = {}
-    incomplete: list[str] = []
-    for peer, key, where in _keyed(wanted, channels):
-        day = posts.get(where)
-        if day is None:
-            about[key] = {"dagster/partition_row_count": 0, "posts": 0, "stories": 0}
-            continue
-        about[key] = {
-            "dagster/partition_row_count": day.messages + day.stories,
-            "posts": day.messages,
-            "stories": day.stories,
-            "views": day.views,
-            "with_statistics": day.with_stats,
-            "public_forwards": day.forwards,
-        }
-        incomplete.extend(f"{peer} {item}" for item in day.incomplete)
-    add_partition_metadata(context, POSTS, about)
+    about, incomplete = posts_about(wanted, channels, posts)
+    add_partition_metadata(context, POSTS, _by_key(about))
     yield dg.MaterializeResult(asset_key=POSTS)
     yield dg.AssetCheckResult(
         check_name=POST_STATS_COMPLETE,

@@ -177,6 +177,23 @@ class _Tally:
         )
 
 
+def partition_about(
+    pivot: PeerPivot, day: date, audience: str, fetched_at: str
+) -> dict[str, object]:
+    """What a (peer, day) materialization of ``channel_daily`` says: that day's rows, the
+    audience that day, the snapshot its rows come from, and whether it lies outside the
+    window Telegram served."""
+    about: dict[str, object] = {
+        "dagster/partition_row_count": pivot.rows_by_day[day],
+        "snapshot_fetched_at": fetched_at,
+    }
+    if day in pivot.audience_by_day:
+        about[audience] = pivot.audience_by_day[day]
+    if day in pivot.outside_window:
+        about["outside_window"] = True
+    return about
+
+
 def _daily_rows(
     context: dg.AssetExecutionContext,
     warehouse: WarehouseResource,
@@ -199,19 +216,10 @@ def _daily_rows(
         pivot = pivot_snapshot(peer, snapshot, days)
         tally.add(pivot)
         audience = AUDIENCE.get(tally.kinds.get(peer, ""), "followers")
-        outside = set(pivot.outside_window)
         fetched_at = snapshot.fetched_at.isoformat()
-        about_partitions: dict[str, dict[str, object]] = {}
-        for day in days:
-            about: dict[str, object] = {
-                "dagster/partition_row_count": pivot.rows_by_day[day],
-                "snapshot_fetched_at": fetched_at,
-            }
-            if day in pivot.audience_by_day:
-                about[audience] = pivot.audience_by_day[day]
-            if day in outside:
-                about["outside_window"] = True
-            about_partitions[_key(peer, day)] = about
+        about_partitions = {
+            _key(peer, day): partition_about(pivot, day, audience, fetched_at) for day in days
+        }
         add_partition_metadata(context, CHANNEL_DAILY, about_partitions)
         if pivot.outside_window:
             context.log.warning(

@@ -43,11 +43,13 @@ from tgstats_dagster.assets.content_fetch import (
     summary,
     with_revenue,
 )
-from tgstats_dagster.assets.pivot import day_ranges, pivot_snapshot
+from tgstats_dagster.assets.pivot import PeerPivot, day_ranges, pivot_snapshot
+from tgstats_dagster.assets.record_changes import record_changes
 from tgstats_dagster.partitions import STATS_PEER, stats_peer_partitions, sync_stats_peers
 from tgstats_dagster.resources import TelegramResource, WarehouseResource
 from tgstats_dagster.runs import (
     CONTENT_DAYS_TAG,
+    RECORD_CHANGES_TAG,
     SNAPSHOTS_JOB,
     changed_days_tag,
     days_of,
@@ -172,11 +174,16 @@ async def telegram_snapshots(
     finally:
         record_requests(context, telegram.requests)
     unparsed: dict[str, str] = {}
-    changed = await asyncio.to_thread(_changed_days, warehouse, collected.snapshots, days, unparsed)
+    pivots: dict[str, tuple[PeerPivot, str]] = {}
+    changed = await asyncio.to_thread(
+        _changed_days, warehouse, collected.snapshots, days, unparsed, pivots
+    )
     content_days = {p: sorted(c.changed_days) for p, c in contents.items() if c.changed_days}
+    order = context.instance.get_dynamic_partitions(STATS_PEER)
+    if RECORD_CHANGES_TAG in context.run.tags and (changed or content_days):
+        record_changes(context, warehouse, pivots, changed, content_days, order)
     for peer, days_changed in content_days.items():
         changed[peer] = sorted(set(changed.get(peer, ())) | set(days_changed))
-    order = context.instance.get_dynamic_partitions(STATS_PEER)
     context.instance.add_run_tags(
         context.run.run_id,
         {
@@ -303,9 +310,11 @@ def _changed_days(
     snapshots: Mapping[str, SnapshotRef],
     days: list[date],
     unparsed: dict[str, str],
+    pivots: dict[str, tuple[PeerPivot, str]],
 ) -> dict[str, list[date]]:
     """Each peer's days whose figures in its snapshot differ from the stored rows (one peer
-    in memory at a time); the graphs that do not parse go into ``unparsed``."""
+    in memory at a time); the graphs that do not parse go into ``unparsed``, and each
+    changed peer's pivot, its rows cut to the changed days, into ``pivots``."""
     if not days:
         return {}
     changed: dict[str, list[date]] = {}
@@ -320,6 +329,8 @@ def _changed_days(
         stored = daily.stored_values(warehouse.engine, ref.channel_id, days[0], days[-1])
         if found := daily.changed_days(stored, rows):
             changed[peer] = found
+            pivot.frame = pivot.frame[pivot.frame["day"].isin(found)]
+            pivots[peer] = (pivot, snapshot.fetched_at.isoformat())
     return changed
 
 

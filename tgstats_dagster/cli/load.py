@@ -36,6 +36,7 @@ from tgstats_dagster.partitions import (
 )
 from tgstats_dagster.runs import (
     PEERS_JOB,
+    RECORD_CHANGES_TAG,
     REPORT_JOB,
     SNAPSHOTS_JOB,
     STATS_JOB,
@@ -136,18 +137,23 @@ def load(
         snapshots_job = defs.resolve_job_def(SNAPSHOTS_JOB)
         order = instance.get_dynamic_partitions(STATS_PEER)
         snapshot_runs: list[RunOutcome] = []
+        record = {RECORD_CHANGES_TAG: "1"} if only_changed else {}
         for group in contiguous_runs(order, loadable):
-            tags = {**range_tags(group[0], group[-1]), **days_tag(first, last)}
+            tags = {**range_tags(group[0], group[-1]), **days_tag(first, last), **record}
             snapshot_runs += run_with_follow_ups(snapshots_job, instance, tags, out)
         runs += _with_failures(snapshot_runs, failures)
         daily = _daily_runs(instance, snapshot_runs, loadable, failures, first, last, only_changed)
+        daily_runs: list[RunOutcome] = []
         if daily:
             job = defs.resolve_job_def(STATS_JOB)
-            daily_runs: list[RunOutcome] = []
             for tags in daily:
                 daily_runs += run_with_follow_ups(job, instance, tags, out)
             runs += _with_failures(daily_runs, failures)
-            runs += _with_failures(_draw_reports(defs, instance, daily_runs, out), failures)
+        redraw = _recorded_peers(instance, snapshot_runs) | {
+            peer for outcome in daily_runs if outcome.success for peer in outcome.peers
+        }
+        if redraw:
+            runs += _with_failures(_draw_reports(defs, instance, redraw, out), failures)
         elif only_changed:
             print(f"{len(loadable)} peer(s) checked, nothing changed", file=out, flush=True)
     for peer in loadable:
@@ -187,19 +193,31 @@ def _daily_runs(
     daily: list[dict[str, str]] = []
     for outcome in snapshot_runs:
         run = instance.get_run_by_id(outcome.run_id)
-        if outcome.success and run is not None and changed_days(run.tags, order):
+        if run is None or not outcome.success or RECORD_CHANGES_TAG in run.tags:
+            continue  # a refresh's snapshots run records its changed days itself
+        if changed_days(run.tags, order):
             daily += changes_tags(run.tags, order, outcome.run_id)
     return daily
+
+
+def _recorded_peers(instance: dg.DagsterInstance, snapshot_runs: Sequence[RunOutcome]) -> set[str]:
+    """The peers whose changed days a refresh's snapshots runs recorded themselves."""
+    order = instance.get_dynamic_partitions(STATS_PEER)
+    peers: set[str] = set()
+    for outcome in snapshot_runs:
+        run = instance.get_run_by_id(outcome.run_id)
+        if outcome.success and run is not None and RECORD_CHANGES_TAG in run.tags:
+            peers.update(p for group in changed_days(run.tags, order).values() for p in group)
+    return peers
 
 
 def _draw_reports(
     defs: dg.Definitions,
     instance: dg.DagsterInstance,
-    daily_runs: Sequence[RunOutcome],
+    drawn: set[str],
     out: TextIO,
 ) -> list[RunOutcome]:
-    """Redraw the reports of the peers whose rows the daily runs wrote, once each."""
-    drawn = {peer for outcome in daily_runs if outcome.success for peer in outcome.peers}
+    """Redraw the reports of the peers whose rows changed (``drawn``), once each."""
     order = instance.get_dynamic_partitions(STATS_PEER)
     peers = [peer for peer in order if peer in drawn]
     if not peers:
