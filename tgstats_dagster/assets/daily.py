@@ -27,7 +27,13 @@ from tgstats_dagster.assets.common import (
     refuse_when_off,
 )
 from tgstats_dagster.assets.content_fetch import newest_revenue_graphs, with_revenue
-from tgstats_dagster.assets.pivot import PeerPivot, day_ranges, pivot_snapshot
+from tgstats_dagster.assets.pivot import (
+    CHANNEL_DAILY,
+    PeerPivot,
+    day_ranges,
+    partition_about,
+    pivot_snapshot,
+)
 from tgstats_dagster.assets.snapshots import STATS_RAW
 from tgstats_dagster.partitions import PEER, PeerDay, days_by_peer
 from tgstats_dagster.resources import TelegramResource, WarehouseResource
@@ -35,7 +41,6 @@ from tgstats_dagster.runs import STATS_JOB, peers_failed
 from tgstats_dagster.telegram.figures import AUDIENCE
 from tgstats_dagster.warehouse.io_manager import table_metadata
 
-CHANNEL_DAILY = dg.AssetKey("channel_daily")
 COVERS_DAYS = "covers_requested_days"
 NOT_NEGATIVE = "counts_not_negative"
 
@@ -175,23 +180,6 @@ class _Tally:
             severity=dg.AssetCheckSeverity.ERROR,
             metadata={"examples": dg.MetadataValue.json(self.negative[:20])},
         )
-
-
-def partition_about(
-    pivot: PeerPivot, day: date, audience: str, fetched_at: str
-) -> dict[str, object]:
-    """What a (peer, day) materialization of ``channel_daily`` says: that day's rows, the
-    audience that day, the snapshot its rows come from, and whether it lies outside the
-    window Telegram served."""
-    about: dict[str, object] = {
-        "dagster/partition_row_count": pivot.rows_by_day[day],
-        "snapshot_fetched_at": fetched_at,
-    }
-    if day in pivot.audience_by_day:
-        about[audience] = pivot.audience_by_day[day]
-    if day in pivot.outside_window:
-        about["outside_window"] = True
-    return about
 
 
 def _daily_rows(

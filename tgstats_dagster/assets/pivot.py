@@ -7,12 +7,14 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import date
 
+import dagster as dg
 import pandas as pd
 
 from tgstats_dagster.runs import day_spans
 from tgstats_dagster.telegram.graphs import GraphFormatError, daily_points, parse_graph
 from tgstats_dagster.warehouse.snapshots import StoredSnapshot
 
+CHANNEL_DAILY = dg.AssetKey("channel_daily")
 DAILY_COLUMNS = ["peer_key", "channel_id", "day", "metric", "value", "fetched_at"]
 #: The growth graph's first series is the audience: followers of a channel, members of a group.
 AUDIENCE_GRAPH = "growth_graph"
@@ -79,3 +81,20 @@ def pivot_snapshot(peer: str, snapshot: StoredSnapshot, days: list[date]) -> Pee
 def day_ranges(days: list[date]) -> str:
     """[1, 2, 3, 5] as days -> '2026-01-01..2026-01-03, 2026-01-05'."""
     return ", ".join(a.isoformat() if a == b else f"{a}..{b}" for a, b in day_spans(days))
+
+
+def partition_about(
+    pivot: PeerPivot, day: date, audience: str, fetched_at: str
+) -> dict[str, object]:
+    """What a (peer, day) materialization of ``channel_daily`` says: that day's rows, the
+    audience that day, the snapshot its rows come from, and whether it lies outside the
+    window Telegram served."""
+    about: dict[str, object] = {
+        "dagster/partition_row_count": pivot.rows_by_day[day],
+        "snapshot_fetched_at": fetched_at,
+    }
+    if day in pivot.audience_by_day:
+        about[audience] = pivot.audience_by_day[day]
+    if day in pivot.outside_window:
+        about["outside_window"] = True
+    return about

@@ -20,8 +20,7 @@ from typing import Any
 import dagster as dg
 
 from tgstats_dagster.assets.content import CHANNEL_HOURLY, POSTS, hourly_about, posts_about
-from tgstats_dagster.assets.daily import CHANNEL_DAILY, partition_about
-from tgstats_dagster.assets.pivot import PeerPivot
+from tgstats_dagster.assets.pivot import CHANNEL_DAILY, PeerPivot, partition_about
 from tgstats_dagster.partitions import PeerDay
 from tgstats_dagster.resources import WarehouseResource
 from tgstats_dagster.telegram.figures import AUDIENCE
