@@ -19,10 +19,11 @@ from tgstats_dagster.cli.load import load
 from tgstats_dagster.cli.runner import execute
 from tgstats_dagster.definitions import build_definitions
 from tgstats_dagster.partitions import STATS_PEER, PeerDay
-from tgstats_dagster.runs import SNAPSHOTS_JOB, changed_days, changed_days_tag
+from tgstats_dagster.runs import SNAPSHOTS_JOB, changed_days, changed_days_tag, days_tag
 from tgstats_dagster.settings import load_settings
 from tgstats_dagster.warehouse.database import make_engine
 from tgstats_dagster_tests.pipeline.conftest import CHANNEL, END_DAY, GROUP, NO_RIGHTS
+from tgstats_dagster_tests.pipeline.expected import expected_daily
 
 pytestmark = pytest.mark.storage
 
@@ -115,7 +116,16 @@ def test_two_revised_days_of_three_peers_materialize_exactly_those(
             ).all()
         assert {(p, d) for p, d in updated} == {(p, d) for p in PEERS for d in revised}
         daily_runs = instance.get_runs(dg.RunsFilter(job_name="telegram_stats_job"))
-        assert len(daily_runs) == 2  # the backfill's and the one run of the two days
+        assert len(daily_runs) == 1  # the backfill's: the refresh recorded its days itself
+        [refresh] = instance.get_runs(dg.RunsFilter(job_name=SNAPSHOTS_JOB), limit=1)
+        recorded = {
+            str(e.asset_materialization.partition)
+            for e in instance.all_logs(
+                refresh.run_id, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION
+            )
+            if e.asset_materialization.asset_key == DAILY
+        }
+        assert recorded == set(new)
 
 
 def test_a_backfill_materializes_every_partition_it_asks_for(instance, pipeline_env) -> None:
@@ -131,7 +141,7 @@ def test_a_backfill_materializes_every_partition_it_asks_for(instance, pipeline_
     assert _materializations(instance, RAW) == Counter({CHANNEL: 1, GROUP: 1})
 
 
-def test_the_schedules_run_and_the_changes_sensor_ask_for_the_changed_days(
+def test_the_schedules_run_records_the_changed_days_in_one_run(
     instance, pipeline_env, use_scenario, monkeypatch
 ) -> None:
     _load(instance, only_changed=False)
@@ -143,11 +153,69 @@ def test_the_schedules_run_and_the_changes_sensor_ask_for_the_changed_days(
         instance=instance, scheduled_execution_time=datetime.now(timezone.utc)
     )
     [request] = defs.resolve_schedule_def("daily_stats_refresh").evaluate_tick(tick).run_requests
+    daily_before = _materializations(instance, DAILY)
     outcome = execute(defs.resolve_job_def(SNAPSHOTS_JOB), instance, request.tags)
     assert outcome.success
     run = instance.get_run_by_id(outcome.run_id)
     order = instance.get_dynamic_partitions(STATS_PEER)
     assert changed_days(run.tags, order) == {(revised, revised): [CHANNEL]}
+    # The tick's one run wrote and recorded the revised day, and nothing else.
+    key = str(PeerDay(CHANNEL, revised).key)
+    assert _materializations(instance, DAILY) - daily_before == Counter({key: 1})
+    with make_engine(pipeline_env["TGSTATS_DATABASE_URL"]).connect() as conn:
+        stored = dict(
+            conn.execute(
+                text(
+                    "SELECT metric, value FROM channel_daily WHERE peer_key = :p AND day = :d"
+                    " AND metric LIKE 'growth.%'"
+                ),
+                {"p": CHANNEL, "d": revised},
+            ).all()
+        )
+    revised_values = expected_daily(use_scenario, CHANNEL, [revised])
+    assert stored == {m: v for (_, m), v in revised_values.items() if m.startswith("growth.")}
+    success = next(
+        e.dagster_event
+        for e in instance.all_logs(outcome.run_id)
+        if e.dagster_event is not None
+        and e.dagster_event.event_type == dg.DagsterEventType.RUN_SUCCESS
+    )
+    context = dg.build_run_status_sensor_context(
+        sensor_name="telegram_changes_sensor",
+        dagster_event=success,
+        dagster_instance=instance,
+        dagster_run=run,
+    )
+    # No daily run is asked for; the report of the changed channel is.
+    skipped = defs.resolve_sensor_def("telegram_changes_sensor")(context)
+    assert "recorded its changes itself" in str(skipped)
+    context = dg.build_run_status_sensor_context(
+        sensor_name="telegram_report_sensor",
+        dagster_event=success,
+        dagster_instance=instance,
+        dagster_run=run,
+    )
+    [report] = defs.resolve_sensor_def("telegram_report_sensor")(context)
+    assert report.tags["dagster/asset_partition_range_start"] == CHANNEL
+    assert report.tags["dagster/asset_partition_range_end"] == CHANNEL
+
+
+def test_the_changes_sensor_materializes_the_changed_days_of_a_snapshots_run_from_the_ui(
+    instance, pipeline_env, use_scenario, monkeypatch
+) -> None:
+    _load(instance, only_changed=False)
+    revised = END_DAY - timedelta(days=1)
+    _revise(use_scenario, CHANNEL, [revised])
+    monkeypatch.setenv("TGSTATS_SNAPSHOT_MAX_AGE_HOURS", "0")
+    defs = build_definitions(load_settings())
+    tags = {
+        "dagster/asset_partition_range_start": CHANNEL,
+        "dagster/asset_partition_range_end": CHANNEL,
+        **days_tag(revised, revised),
+    }
+    outcome = execute(defs.resolve_job_def(SNAPSHOTS_JOB), instance, tags)
+    assert outcome.success
+    run = instance.get_run_by_id(outcome.run_id)
     success = next(
         e.dagster_event
         for e in instance.all_logs(outcome.run_id)
