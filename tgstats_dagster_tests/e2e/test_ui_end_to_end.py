@@ -193,10 +193,11 @@ def test_schedule_tick_requests_one_refresh_run_of_every_peer_with_stats_rights(
         request["tags"]["dagster/asset_partition_range_start"],
         request["tags"]["dagster/asset_partition_range_end"],
     )
-    # One snapshots run for every peer with stats rights (not the one without), comparing
-    # the window's days; the changes sensor then materializes the days that changed.
+    # One run for every peer with stats rights (not the one without), comparing the
+    # window's days, which writes and records the days that changed itself.
     assert requested == (CHANNEL, GROUP)
     assert request["tags"]["tgstats/days"] == f"{first}..{last}"
+    assert "tgstats/record_changes" in request["tags"]
     assert request["runKey"]
 
 
