@@ -1,12 +1,14 @@
 """Runs over many peers: what a run covers, the runs of what changed, and the follow-up runs
 after some peers failed.
 
-A refresh is two kinds of run. The snapshots run (``telegram_snapshots_job``, partitioned by
-stats peer) fetches or reuses each peer's snapshot and compares its daily figures with the
-stored rows: the days that are new or changed are written into the run's tag
-``tgstats/changed_days``. Then the daily runs (``telegram_stats_job``, peer x day) materialize
-exactly those days, one run per rectangle of neighbouring peers x a range of days. A refresh
-that changed nothing ends with the snapshots run, which materializes nothing.
+A refresh is one run. The snapshots run (``telegram_snapshots_job``, partitioned by stats
+peer) fetches or reuses each peer's snapshot and compares its daily figures with the stored
+rows: the days that are new or changed are written into the run's tag
+``tgstats/changed_days``, and, when the run is tagged ``tgstats/record_changes`` (the
+schedule, ``tgstats refresh``), written and recorded by the run itself. A snapshots run
+without that tag leaves them to the daily runs (``telegram_stats_job``, peer x day), one per
+rectangle of neighbouring peers x a range of days, launched by the changes sensor. A
+refresh that changed nothing materializes nothing.
 
 Dagster materializes a run's partitions all together or not at all (one output covers the
 whole range, and its events are written in batches, which is what makes one run for
