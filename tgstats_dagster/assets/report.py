@@ -10,6 +10,7 @@ of a few KB, in the event log forever) and names the full report page.
 import dagster as dg
 
 from tgstats_dagster.assets.common import GROUP, add_partition_metadata
+from tgstats_dagster.assets.content import CHANNEL_HOURLY, POSTS, REVENUE_STATUS
 from tgstats_dagster.assets.daily import CHANNEL_DAILY
 from tgstats_dagster.assets.figures import MEGAGROUP_TOPS, POST_INTERACTIONS, STATS_FIGURES
 from tgstats_dagster.partitions import PEER, stats_peer_partitions
@@ -38,9 +39,19 @@ CHANNEL_REPORT = dg.AssetKey("channel_report")
                 partition_dimension_name=PEER
             ),
         ),
+        *(
+            dg.AssetDep(
+                key,
+                partition_mapping=dg.MultiToSingleDimensionPartitionMapping(
+                    partition_dimension_name=PEER
+                ),
+            )
+            for key in (CHANNEL_HOURLY, POSTS)
+        ),
         STATS_FIGURES,
         POST_INTERACTIONS,
         MEGAGROUP_TOPS,
+        REVENUE_STATUS,
     ],
     backfill_policy=dg.BackfillPolicy.single_run(),
 )

@@ -60,6 +60,7 @@ from tgstats_dagster.warehouse import daily
 from tgstats_dagster.warehouse.io_manager import table_metadata
 
 STATS_RAW = dg.AssetKey("stats_raw")
+PEERS = dg.AssetKey("telegram_peers")
 SNAPSHOT_COMPLETE = "snapshot_complete"
 GRAPHS_PARSED = "graphs_parsed"
 
@@ -118,6 +119,12 @@ GRAPHS_PARSED = "graphs_parsed"
     # Each stats peer reads its entity; the stats peers are a subset of the peers, which
     # Dagster's partition mappings cannot express, so the edge is shown as is.
     deps=[dg.AssetDep("telegram_peers", partition_mapping=dg.AllPartitionMapping())],
+    # The content is fetched with the snapshot's zoom tokens.
+    internal_asset_deps={
+        "stats_raw": {PEERS},
+        "content_raw": {PEERS, STATS_RAW},
+        "revenue_status": {PEERS},
+    },
     partitions_def=stats_peer_partitions,
     # A run that found no new snapshot yields nothing: its output and checks are optional.
     can_subset=True,

@@ -46,12 +46,18 @@ README_IMAGES = os.environ.get("TGSTATS_README_IMAGES")
 ASSETS = (
     "telegram_peers",
     "stats_raw",
+    "content_raw",
+    "revenue_status",
     "channel_daily",
+    "channel_hourly",
+    "posts",
     "stats_figures",
     "post_interactions",
     "megagroup_tops",
     "channel_report",
 )
+#: The assets partitioned by stats peer x day (the others by stats peer, but the peer entity).
+DAY_ASSETS = 3
 # What the UI shows when a page or a query fails.
 ERROR_TEXTS = (
     "Something went wrong",
@@ -153,12 +159,13 @@ def test_asset_lineage_page_shows_every_asset(dev_deployment: Deployment, browse
         shown = browser.page.get_by_text(asset, exact=True).filter(visible=True)
         assert shown.count() == 2, f"{asset}: in the list and in the graph"
     # The peer entity has one partition per peer; the snapshot assets and the report one
-    # per stats peer; the daily pivot one per stats peer x day.
+    # per stats peer; the daily pivot, the hourly history and the posts one per stats peer x day.
     counts = re.findall(r"\b(\d+) partitions\b", text)
     assert len(counts) == len(ASSETS), counts
     assert counts.count(str(len(PEERS))) == 1, counts
-    assert counts.count(str(len(BACKFILL_PEERS))) == 5, counts
-    assert len(set(counts) - {str(len(PEERS)), str(len(BACKFILL_PEERS))}) == 1, counts
+    assert counts.count(str(len(BACKFILL_PEERS))) == len(ASSETS) - 1 - DAY_ASSETS, counts
+    days = set(counts) - {str(len(PEERS)), str(len(BACKFILL_PEERS))}
+    assert len(days) == 1 and counts.count(days.pop()) == DAY_ASSETS, counts
     browser.assert_no_error(screenshot)
 
 

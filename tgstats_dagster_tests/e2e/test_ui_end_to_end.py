@@ -153,18 +153,34 @@ def test_materialize_one_partition(deployment: Deployment) -> None:
 def test_lineage_peer_entity_to_raw_graphs_to_daily_pivot(deployment: Deployment) -> None:
     graph = graphql.asset_graph(deployment.client)
     figures = {"stats_figures", "post_interactions", "megagroup_tops"}
+    content_days = {"channel_hourly", "posts"}
     report = "channel_report"
-    assert set(graph) == {"telegram_peers", "stats_raw", "channel_daily", *figures, report}
+    assert set(graph) == {
+        "telegram_peers",
+        "stats_raw",
+        "content_raw",
+        "revenue_status",
+        "channel_daily",
+        *content_days,
+        *figures,
+        report,
+    }
     assert graph["telegram_peers"]["upstream"] == set()
-    assert graph["telegram_peers"]["downstream"] == {"stats_raw"}
+    assert graph["telegram_peers"]["downstream"] == {"stats_raw", "content_raw", "revenue_status"}
     assert graph["stats_raw"]["upstream"] == {"telegram_peers"}
-    assert graph["stats_raw"]["downstream"] == {"channel_daily", *figures}
+    assert graph["stats_raw"]["downstream"] == {"channel_daily", "content_raw", *figures}
+    assert graph["content_raw"]["upstream"] == {"telegram_peers", "stats_raw"}
+    assert graph["content_raw"]["downstream"] == content_days
     assert graph["channel_daily"]["upstream"] == {"stats_raw"}
     for asset in figures:
         assert graph[asset]["upstream"] == {"stats_raw"}
         assert graph[asset]["downstream"] == {report}
+    for asset in content_days:
+        assert graph[asset]["upstream"] == {"content_raw"}
+        assert graph[asset]["downstream"] == {report}
     assert graph["channel_daily"]["downstream"] == {report}
-    assert graph[report]["upstream"] == {"channel_daily", *figures}
+    assert graph["revenue_status"]["downstream"] == {report}
+    assert graph[report]["upstream"] == {"channel_daily", *content_days, *figures, "revenue_status"}
     assert graph[report]["downstream"] == set()
     assert {node["group"] for node in graph.values()} == {"telegram_stats"}
     assert all(node["partitioned"] for node in graph.values())
