@@ -35,7 +35,11 @@ def exit_code(stop: KeyboardInterrupt) -> int:
     return 128 + (stop.signum if isinstance(stop, Stopped) else signal.SIGINT)
 
 
+_stopped = threading.Event()
+
+
 def _stop(signum: int, frame: FrameType | None) -> None:
+    _stopped.set()
     for sig in STOP_SIGNALS:
         signal.signal(sig, signal.SIG_IGN)
     raise Stopped(signum)
@@ -53,10 +57,14 @@ def leave(code: int) -> int:
     A stopped command leaves its run's thread where it is (what it fetched is stored). At
     Python's normal exit that thread is stopped during interpreter shutdown, and if it is
     inside C++ code then (matplotlib drawing a report), the C++ runtime aborts the process:
-    exit -6 instead of the signal's code. So, while such a thread is alive, the exit hooks
-    (the embedded PostgreSQL let go) are run here and the process ends without the shutdown.
+    exit -6 instead of the signal's code. So, after a stop signal or while such a thread is
+    alive, the exit hooks (the embedded PostgreSQL let go) are run here and the process ends
+    without the shutdown. A signal counts even when the thread looks ended: a signal that
+    interrupts ``Thread.join`` can leave the thread marked stopped while it still runs
+    (CPython 3.11, bpo-45274).
     """
-    if not any(t.name == RUN_THREAD and t.is_alive() for t in threading.enumerate()):
+    running = any(t.name == RUN_THREAD and t.is_alive() for t in threading.enumerate())
+    if not running and not _stopped.is_set():
         return code
     sys.stdout.flush()
     sys.stderr.flush()

@@ -123,22 +123,35 @@ class ZoomLoader:
         out: list[ZoomedGraph] = []
         for field, token in tokens.items():
             needed = [d for d in wanted if d not in kept.get(field, ())]
-            zooms, stop = await self._field(peer, field, token, needed, counter)
+            zooms, stop = await self._field(
+                peer, field, token, needed, set(kept.get(field, ())), counter
+            )
             out.extend(zooms)
             if stop:
                 break
         return tuple(out)
 
     async def _field(
-        self, peer: PeerInfo, field: str, token: str, needed: list[date], counter: Counter[str]
+        self,
+        peer: PeerInfo,
+        field: str,
+        token: str,
+        needed: list[date],
+        done_before: set[date],
+        counter: Counter[str],
     ) -> tuple[list[ZoomedGraph], bool]:
-        """One graph's zooms; True as well when all loading must stop (a long flood wait)."""
+        """One graph's zooms of the days ``needed`` (``done_before``: the days kept); True as
+        well when all loading must stop (a long flood wait)."""
         out: list[ZoomedGraph] = []
         left = sorted(needed)
         asked: set[date] = set()
         while left:
             first = left[0]
             day = min(first + timedelta(days=ZOOM_REACH), left[-1])
+            if day in done_before:
+                # A day kept (Telegram answered it NOT_ENOUGH_DATA, say) is never asked
+                # again: the latest day still needed within reach instead.
+                day = max(d for d in left if d <= first + timedelta(days=ZOOM_REACH))
             if day in asked:  # the zoom of the middle day left ``first`` out: ask it itself
                 day = first
             asked.add(day)

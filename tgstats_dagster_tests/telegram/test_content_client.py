@@ -162,6 +162,30 @@ def test_a_zoom_shorter_than_a_week_is_completed_day_by_day(tmp_path: Path) -> N
     assert asked(telegram, "LoadAsyncGraphRequest") == [(2, "ok")] * 3  # stats DC = home
 
 
+def test_a_day_kept_is_never_the_day_asked_again(tmp_path: Path) -> None:
+    """A day Telegram answered NOT_ENOUGH_DATA is kept: the week around it is asked by
+    another day, so no refresh pays for that day again."""
+    root = write_scenario(tmp_path / "s")
+    folder = write_peer(root, "sparse", channel_id=22, stats_dc=2)
+    zoom_dir = folder / "graphs" / "growth_graph.zoom"
+    zoom_dir.mkdir()
+    for day in APRIL[:7]:
+        if day != APRIL[3]:  # no detail for April 4: Telegram answers NOT_ENOUGH_DATA
+            (zoom_dir / f"{day}.json").write_text(zoom_payload(day))
+
+    async def work(telegram, stats):
+        peer, tokens = await snapshot_tokens(stats, "sparse")
+        telegram.entries.clear()
+        kept = {"growth_graph": {APRIL[3]}}
+        return await stats.content.zooms(peer, tokens, APRIL[:7], kept)
+
+    telegram, zooms = run(root, work)
+    assert APRIL[3] not in [z.day for z in zooms]
+    assert [z.graph.kind for z in zooms] == ["inline"] * len(zooms)
+    assert not uncovered(["growth_graph"], APRIL[:7], {"growth_graph": {APRIL[3]}}, zooms)
+    assert len(asked(telegram, "LoadAsyncGraphRequest")) == len(zooms) <= 2
+
+
 def test_a_short_flood_wait_on_a_zoom_is_slept_and_retried(scenario: Path) -> None:
     sleep = RecordingSleep()
 
