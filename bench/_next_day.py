@@ -3,7 +3,8 @@
 Every daily graph of every peer (x stepping by whole days) loses its first day and gains the
 day after its last, whose values repeat the last day's plus a small growth; the ``revised``
 days before the new one are recounted (each value + 1), as Telegram revises recent days.
-``stats.json``'s period moves by one day. Other graphs (hours, weekdays, errors) stay as
+A channel's daily revenue graphs (``revenue/<currency>/revenue_graph.json``) move the same
+way. ``stats.json``'s period moves by one day. Other graphs (hours, weekdays, errors) stay as
 they are. The folder is rewritten in place, so the offline Telegram serves the next day on
 its next load (it reads the folder anew for every run).
 """
@@ -28,7 +29,9 @@ def advance(folder: Path, revised: int = 2) -> None:
             for end in ("min_date", "max_date"):
                 period[end] = int(period[end]) + DAY_S
             stats_path.write_text(json.dumps(stats), encoding="utf-8")
-        for graph_path in sorted((peer / "graphs").glob("*.json")):
+        revenue = (peer / "revenue").glob("*/revenue_graph.json")
+        daily = [*(peer / "graphs").glob("*.json"), *revenue]
+        for graph_path in sorted(daily):
             graph = json.loads(graph_path.read_text(encoding="utf-8"))
             if _advance_graph(graph, revised):
                 graph_path.write_text(json.dumps(graph), encoding="utf-8")

@@ -83,10 +83,17 @@ def bench_peers(count: int) -> tuple[SyntheticPeer, ...]:
 
 
 def write_bench_scenario(
-    folder: Path, count: int, end_day: date, days: int, latency: float
+    folder: Path,
+    count: int,
+    end_day: date,
+    days: int,
+    latency: float,
+    peers: tuple[SyntheticPeer, ...] | None = None,
 ) -> BenchScenario:
-    """Write the scenario into ``folder`` (new) and count its minimal requests per peer."""
-    peers = bench_peers(count)
+    """Write the scenario into ``folder`` (new) and count its minimal requests per peer
+    (``peers``: bench_peers(count) by default; the count is only right for peers without
+    posts, zooms or revenue)."""
+    peers = bench_peers(count) if peers is None else peers
     write_scenario(folder, peers=peers, end_day=end_day, days=days)
     for peer in peers:
         graphs = folder / peer.key / "graphs"
@@ -104,6 +111,13 @@ def write_bench_scenario(
 #: What a new snapshot of a channel without posts or revenue costs beyond it: one page of
 #: history, one of the stories archive, and the Stars and the TON revenue (both refused).
 CHANNEL_CONTENT_REQUESTS = 4
+
+
+def async_graphs(peer_folder: Path) -> int:
+    """The LoadAsyncGraph requests of one snapshot: its graph files served as async tokens
+    (zooms and posts' graphs come after them)."""
+    graphs = peer_folder / "graphs"
+    return sum(p.stem not in INLINE_GRAPHS for p in graphs.glob("*.json"))
 
 
 def min_requests(peer_folder: Path) -> int:

@@ -6,14 +6,19 @@ Usage::
         [--seed N] [--kinds sigkill_group,...] [--database-url URL] [--logs DIR]
 
 Each cycle is a "day": the scenario moves on by one day (bench/_next_day.py: a new day, the
-two before it revised), then one real CLI process runs, ``tgstats refresh`` or (one cycle in
+two before it revised, the daily revenue graphs too; bench/_soak_content.py: each channel
+publishes a post and a story, and the new day has no zoom file, so its zoom answers
+NOT_ENOUGH_DATA), then one real CLI process runs, ``tgstats refresh`` or (one cycle in
 four, at random) ``tgstats backfill`` of the scenario's current window, with
 TGSTATS_SNAPSHOT_MAX_AGE_HOURS=0 so that every cycle fetches. The fleet is bench/
 _refresh_scenario.py's: ``--peers`` peers, channels and supergroups alternately, on stats DC 2
-and DC 4. The first cycle is a clean backfill, every faulted cycle is followed by a clean one
-(which measures the recovery), and the last cycle is clean. The fault kinds are dealt from a
-shuffled deck (every kind comes up before any comes up twice); ``--seed`` (printed first)
-replays the same draws.
+and DC 4, with content (bench/_soak_content.py): every channel has hourly zooms of its
+followers graph for the first window's days, posts (about one a day), stories, and Stars and
+TON revenue; every supergroup zooms of its members graph. The first cycle is a clean
+backfill, every faulted cycle is followed by a clean one (which measures the recovery), and
+the last cycle is clean. The fault kinds are dealt from a shuffled deck (every kind comes up
+before any comes up twice); ``--seed`` (printed first) replays the same draws (the content of
+the new days has a random generator of its own).
 
 Fault kinds:
 
@@ -21,7 +26,11 @@ Fault kinds:
   MTPROTO_FLOOD_SLEEP_THRESHOLD=5: ``flood_short`` (FLOOD_WAIT_2 or _3: slept),
   ``flood_long`` (FLOOD_WAIT_8: beyond the threshold), ``connection_dropped``,
   ``graph_reload`` (GRAPH_EXPIRED_RELOAD or GRAPH_OUTDATED_RELOAD on LoadAsyncGraphRequest),
-  ``chp_call_fail`` (on the stats request), each on a random request kind and peer;
+  ``chp_call_fail`` (on the stats request or a channel's content request), each on a random
+  request kind and peer: the stats request, LoadAsyncGraphRequest (one time in two, with
+  ``after`` the snapshot's own async graphs: one of the first zooms or posts' graphs), and
+  for a channel GetHistoryRequest, GetMessageStatsRequest, GetMessagePublicForwardsRequest
+  and GetStarsRevenueStatsRequest;
 - ``sigkill_group``, ``sigkill_process``, ``sigint_group``, ``sigint_process``,
   ``sigterm_group``, ``sigterm_process``: the signal to the command's process group or to
   the process alone, at a random moment (uniform) within 0.9 x the clean cycles' mean
@@ -43,8 +52,10 @@ Checks after every cycle (a failed one is printed as ``[soak] FINDING``):
 
 - ``tracebacks_shown``: the command's output has no "Traceback (most recent call last)".
 - ``duplicate_rows``: in every warehouse table, count(*) = count of distinct primary keys.
-- ``rows_lost``: stats_snapshots rows never decrease (and, after the last cycle, the
-  channel_daily rows missing or wrong); every snapshot stores every graph of
+- ``rows_lost``: stats_snapshots rows never decrease, nor do the rows (primary keys) of the
+  content tables (posts, post_stats, post_timeline, post_forwards, channel_hourly,
+  content_raw, revenue_status); after the last cycle, the rows missing or wrong of the
+  final checks below; every snapshot stores every graph of
   its peer (the set of the first clean cycle), ``complete`` exactly when none is
   ``missing``, and ``missing_graphs`` names those; after a signal or pg_terminate fault,
   every peer whose stats request and graph loads were all answered (replay log,
@@ -61,9 +72,13 @@ Checks after every cycle (a failed one is printed as ``[soak] FINDING``):
   passes every check.
 
 After the last cycle: channel_daily equals the scenario (tgstats_dagster_tests/pipeline/
-expected.py ``expected_daily`` of every day served, the newest serving of each day winning,
-as the refresh keeps a day that left Telegram's window), telegram_peers holds every peer,
-and each peer's newest snapshot is complete.
+expected.py ``expected_daily`` of every day served, revenue_stars.* and revenue_ton.* from
+the revenue graphs included, the newest serving of each day winning, as the refresh keeps a
+day that left Telegram's window), telegram_peers holds every peer, and each peer's newest
+snapshot is complete; ``posts`` holds every post and story of the scenario's files published
+in the days served, with their counters, each with a complete ``post_stats`` row;
+``channel_hourly`` holds the 24 hours of every day served that has a zoom file, for each
+zoomable graph; ``revenue_status`` has rows of both currencies for each monetized channel.
 
 The figures come last, one ``name=value`` per line: cycles, faults_<kind> (``faults_missed_*``:
 not delivered), recovered (and recovered_<kind> as recovered/faulted), exit_<kind> (exit codes
@@ -98,7 +113,21 @@ if str(ROOT) not in sys.path:  # the test helpers are not installed, only the pa
 
 import dagster as dg  # noqa: E402
 from _next_day import advance  # noqa: E402
-from _refresh_scenario import GRAPH_REQUESTS, STATS_REQUESTS, write_bench_scenario  # noqa: E402
+from _refresh_scenario import (  # noqa: E402
+    GRAPH_REQUESTS,
+    STATS_REQUESTS,
+    async_graphs,
+    write_bench_scenario,
+)
+from _soak_content import (  # noqa: E402
+    CHANNEL_CONTENT_REQUESTS,
+    check_content_final,
+    content_gone,
+    content_keys,
+    content_peers,
+    new_day,
+    revenue_differs,
+)
 from refresh import dagster_instance, log_entries, query, resolve_server  # noqa: E402
 
 from tgstats_dagster.warehouse.server import libpq_url  # noqa: E402
@@ -161,7 +190,7 @@ class Soak:
     folder: Path
     keys: list[str]
     kinds: dict[str, str]  # peer key -> stats request class name
-    graph_loads: dict[str, int]  # peer key -> LoadAsyncGraph requests of one fetch
+    graph_loads: dict[str, int]  # peer key -> LoadAsyncGraph requests of one snapshot
     database_url: str
     home: Path
     log_dir: Path
@@ -174,6 +203,9 @@ class Soak:
     graphs: dict[int, set[str]] = field(default_factory=dict)  # channel -> graphs of a snapshot
     snapshots: int = 0
     clean_seconds: list[float] = field(default_factory=list)
+    peers: tuple[Any, ...] = ()  # the fleet (SyntheticPeer), for its content
+    first_day: date | None = None  # the first day served
+    content: dict[str, set[tuple]] = field(default_factory=dict)  # content tables' keys
 
     @property
     def window(self) -> tuple[date, date]:
@@ -200,7 +232,8 @@ def telegram_fault(soak: Soak, kind: str) -> list[dict[str, Any]]:
     rng = soak.rng
     peer = rng.choice(soak.keys)
     stats = soak.kinds[peer]
-    request = rng.choice([stats, "LoadAsyncGraphRequest"])
+    content = CHANNEL_CONTENT_REQUESTS if stats == "GetBroadcastStatsRequest" else ()
+    request = rng.choice([stats, "LoadAsyncGraphRequest", *content])
     if kind == "flood_short":
         fault = {"request": request, "error": f"FLOOD_WAIT_{rng.choice([2, 3])}"}
     elif kind == "flood_long":
@@ -211,7 +244,11 @@ def telegram_fault(soak: Soak, kind: str) -> list[dict[str, Any]]:
         error = rng.choice(["GRAPH_EXPIRED_RELOAD", "GRAPH_OUTDATED_RELOAD"])
         fault = {"request": "LoadAsyncGraphRequest", "error": error}
     else:
-        fault = {"request": stats, "error": "CHP_CALL_FAIL", "times": rng.choice([1, 2])}
+        request = rng.choice([stats, *content])
+        fault = {"request": request, "error": "CHP_CALL_FAIL", "times": rng.choice([1, 2])}
+    if fault["request"] == "LoadAsyncGraphRequest" and rng.random() < 0.5:
+        # one of the first zooms or posts' graphs, loaded after the snapshot's async graphs
+        fault["after"] = soak.graph_loads[peer] + rng.randint(0, 2)
     return [{**fault, "peer": peer}]
 
 
@@ -431,7 +468,7 @@ def held_slots(instance: dg.DagsterInstance) -> str | None:
     return None
 
 
-def check_final(soak: Soak) -> tuple[list[str], int]:
+def check_final(soak: Soak, figures: Counter[str]) -> tuple[list[str], int]:
     """channel_daily equals the model of the scenario; every peer stored, newest snapshot
     complete. (findings, channel_daily rows missing or wrong)"""
     findings = []
@@ -457,7 +494,14 @@ def check_final(soak: Soak) -> tuple[list[str], int]:
     incomplete = sorted(key for key, complete in newest if not complete)
     if incomplete or len(newest) != len(soak.keys):
         findings.append(f"newest snapshots: {len(newest)} peers, incomplete {incomplete}")
-    return findings, len(missing) + len(wrong)
+    if revenue := revenue_differs(stored, soak.model):
+        findings.append(f"channel_daily: {revenue} revenue_* row(s) missing or wrong (above)")
+    content, lost, checked = check_content_final(
+        soak.database_url, soak.folder, soak.peers, soak.first_day, soak.window_end
+    )
+    findings += content
+    figures.update(checked)
+    return findings, len(missing) + len(wrong) + lost
 
 
 # ----- the soak ----------------------------------------------------------------------------
@@ -492,7 +536,12 @@ def soak_run(args: argparse.Namespace, server: str) -> dict[str, Any]:
         tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="soak-")))
         database_url = stack.enter_context(scratch_database(server, "bench_soak"))
         scenario = write_bench_scenario(
-            tmp / "scenario", args.peers, window_end, args.days, args.latency
+            tmp / "scenario",
+            args.peers,
+            window_end,
+            args.days,
+            args.latency,
+            peers=content_peers(args.peers),
         )
         replay_log = args.logs / "replay.jsonl"
         replay_log.unlink(missing_ok=True)
@@ -523,7 +572,7 @@ def soak_run(args: argparse.Namespace, server: str) -> dict[str, Any]:
                 p.key: "GetBroadcastStatsRequest" if p.broadcast else "GetMegagroupStatsRequest"
                 for p in scenario.peers
             },
-            graph_loads={k: n - 1 for k, n in scenario.min_requests_by_peer.items()},
+            graph_loads={k: async_graphs(scenario.folder / k) for k in scenario.keys},
             database_url=database_url,
             home=tmp / "home",
             log_dir=args.logs,
@@ -532,7 +581,10 @@ def soak_run(args: argparse.Namespace, server: str) -> dict[str, Any]:
             rng=rng,
             window_end=window_end,
             days=args.days,
+            peers=scenario.peers,
+            first_day=start,
         )
+        content_rng = random.Random(f"{args.seed}/content")
         cycles = [Cycle(i, c, f) for i, (c, f) in enumerate(plan(rng, args.cycles, args.kinds))]
         exits: dict[str, Counter[int | None]] = defaultdict(Counter)
         started = time.monotonic()
@@ -541,6 +593,7 @@ def soak_run(args: argparse.Namespace, server: str) -> dict[str, Any]:
             if cycle.index > 0:
                 advance(soak.folder)
                 soak.window_end += timedelta(days=1)
+                new_day(soak.folder, soak.peers, soak.window_end, content_rng)
             soak.remember_scenario()
             since = datetime.now(timezone.utc)
             fault_at, lines_before = run_cycle(soak, cycle)
@@ -550,6 +603,11 @@ def soak_run(args: argparse.Namespace, server: str) -> dict[str, Any]:
                     dagster_instance(soak.home / "dagster", database_url)
                 )
             figures["rows_lost"] += check_snapshots(soak, cycle)
+            kept = content_keys(database_url)
+            for gone in content_gone(soak.content, kept):
+                cycle.findings.append(f"content lost: {gone}")
+                figures["rows_lost"] += int(gone.split(": ")[1].split()[0])
+            soak.content = kept
             dups = duplicate_rows(database_url)
             if dups:
                 cycle.findings.append(f"duplicate rows: {dups}")
@@ -592,7 +650,7 @@ def soak_run(args: argparse.Namespace, server: str) -> dict[str, Any]:
                 figures[f"faults_{key}"] += 1
                 exits[key][cycle.exit] += 1
             _report(cycle)
-        figures["rows_lost"] += _final(soak, cycles)
+        figures["rows_lost"] += _final(soak, cycles, figures)
         figures["soak_s"] = time.monotonic() - started
         faulted = [c for c in cycles if c.fault and c.delivered]
         recovered = [
@@ -654,8 +712,8 @@ def _answered_before(
     return entries[:count]
 
 
-def _final(soak: Soak, cycles: list[Cycle]) -> int:
-    findings, lost = check_final(soak)
+def _final(soak: Soak, cycles: list[Cycle], figures: Counter[str]) -> int:
+    findings, lost = check_final(soak, figures)
     if findings:
         cycles[-1].findings += findings
         _report(cycles[-1], final=True)
@@ -685,6 +743,7 @@ FIGURE_ORDER = (
     "duplicate_rows",
     "stop_left_runs",
     "abnormal_exits",
+    "checked_",
     "clean_cycle_s",
     "soak_s",
 )

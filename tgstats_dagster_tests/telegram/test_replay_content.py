@@ -466,6 +466,25 @@ def test_faults_apply_to_the_new_requests(scenario: Path) -> None:
     assert [m.id for m in again.messages] == [250]  # the fault was used up
 
 
+def test_a_fault_after_some_requests_lets_those_through_first(scenario: Path) -> None:
+    settings = json.loads((scenario / "scenario.json").read_text())
+    fault = {"request": "GetHistoryRequest", "peer": "news", "error": "CHP_CALL_FAIL"}
+    settings["faults"] = [{**fault, "after": 2, "times": 1}]
+    (scenario / "scenario.json").write_text(json.dumps(settings))
+
+    async def work(_telegram, client, peers):
+        _, peer = peers["news"]
+        first = [await client(history(peer, limit=1)) for _ in range(2)]
+        third = await failure(client(history(peer, limit=1)))
+        fourth = await client(history(peer, limit=1))
+        return first, third, fourth
+
+    _, (first, third, fourth) = run(scenario, work)
+    assert [[m.id for m in page.messages] for page in first] == [[250], [250]]
+    assert isinstance(third, errors.RPCError) and rpc_text(third) == "CHP_CALL_FAIL"
+    assert [m.id for m in fourth.messages] == [250]  # times used up
+
+
 def test_end_yesterday_moves_zooms_posts_stories_and_revenue_too(scenario: Path) -> None:
     settings = json.loads((scenario / "scenario.json").read_text())
     (scenario / "scenario.json").write_text(json.dumps({**settings, "end": "yesterday"}))

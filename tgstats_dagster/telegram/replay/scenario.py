@@ -49,7 +49,8 @@ def derived_access_hash(channel_id: int) -> int:
 
 @dataclass(frozen=True)
 class Fault:
-    """The next ``times`` requests matching (request, peer, dc) fail with ``error``."""
+    """The next ``times`` requests matching (request, peer, dc) fail with ``error``, once
+    ``after`` of them were answered."""
 
     request: str
     error: str
@@ -57,6 +58,7 @@ class Fault:
     peer: str | None = None
     dc: int | None = None
     code: int | None = None
+    after: int = 0
 
     @classmethod
     def from_json(cls, raw: dict[str, Any]) -> Fault:
@@ -68,6 +70,7 @@ class Fault:
                 peer=None if raw.get("peer") is None else str(raw["peer"]).lower(),
                 dc=None if raw.get("dc") is None else int(raw["dc"]),
                 code=None if raw.get("code") is None else int(raw["code"]),
+                after=int(raw.get("after", 0)),
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise ScenarioError(f"scenario.json: bad fault {raw!r}: {exc}") from None

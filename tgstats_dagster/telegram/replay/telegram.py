@@ -101,7 +101,8 @@ class ReplayTelegram:
         self.entries: list[dict[str, Any]] = []
         self.in_flight = 0
         self.max_in_flight = 0
-        self._faults: list[list[Any]] = [[f, f.times] for f in scenario.faults]
+        #: [fault, failures left, matching requests to answer first]
+        self._faults: list[list[Any]] = [[f, f.times, f.after] for f in scenario.faults]
         self._tokens: dict[str, _Issued] = {}
         self._token_numbers = itertools.count(1)
         self._exported: dict[int, bytes] = {}
@@ -127,7 +128,7 @@ class ReplayTelegram:
 
     def add_fault(self, fault: Fault) -> None:
         """Inject a fault at run time (tests); same meaning as in scenario.json."""
-        self._faults.append([fault, fault.times])
+        self._faults.append([fault, fault.times, fault.after])
 
     # -- answering ------------------------------------------------------------------------
 
@@ -152,12 +153,15 @@ class ReplayTelegram:
 
     def _inject_fault(self, dc: int, name: str, peer: str | None) -> None:
         for entry in self._faults:
-            fault, left = entry
+            fault, left, before = entry
             if left <= 0 or fault.request != name:
                 continue
             if fault.dc is not None and fault.dc != dc:
                 continue
             if fault.peer is not None and fault.peer != peer:
+                continue
+            if before > 0:
+                entry[2] = before - 1
                 continue
             entry[1] = left - 1
             if fault.error == CONNECTION_DROPPED:
