@@ -19,6 +19,7 @@ from typing import Any
 
 import dagster as dg
 
+from tgstats_dagster.assets.common import log_materializations
 from tgstats_dagster.assets.content import CHANNEL_HOURLY, POSTS, hourly_about, posts_about
 from tgstats_dagster.assets.pivot import CHANNEL_DAILY, PeerPivot, partition_about
 from tgstats_dagster.partitions import PeerDay
@@ -68,8 +69,7 @@ def record_changes(
         f"channel_daily: {total.inserted} row(s) inserted, {total.updated} updated, "
         f"{total.unchanged} unchanged, of the changed days; {len(events)} partition(s) recorded"
     )
-    for _, _, event in sorted(events, key=lambda e: (e[0], e[1])):
-        context.log_event(event)
+    log_materializations(context, [event for _, _, event in sorted(events, key=lambda e: e[:2])])
 
 
 def _event(
