@@ -1,4 +1,4 @@
-"""``tgstats``: the command line (demo, dev, refresh, backfill, peers, record, login, db)."""
+"""The commands of ``tgstats`` (demo, dev, refresh, backfill, peers, record, login, db)."""
 
 from __future__ import annotations
 
@@ -296,13 +296,13 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _main(argv: Sequence[str] | None) -> int:
-    # Notes for library authors, not for the user of a command.
-    warnings.filterwarnings("ignore", message=".*is currently in beta")
-    warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR is not set")
     # Ctrl-C, SIGTERM and a closed terminal stop a command: its runs canceled, not left started.
     stop_on_signals()
-    argv = list(sys.argv[1:] if argv is None else argv)
     try:
+        # Notes for library authors, not for the user of a command.
+        warnings.filterwarnings("ignore", message=".*is currently in beta")
+        warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR is not set")
+        argv = list(sys.argv[1:] if argv is None else argv)
         if argv[:1] == ["dev"]:
             return _dev(argv[1:])
         args = build_parser().parse_args(argv)

@@ -13,7 +13,6 @@ import atexit
 import os
 import signal
 import sys
-import threading
 from types import FrameType
 
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
@@ -56,6 +55,8 @@ def leave(code: int) -> int:
     exit -6 instead of the signal's code. So, while such a thread is alive, the exit hooks
     (the embedded PostgreSQL let go) are run here and the process ends without the shutdown.
     """
+    import threading  # not at the top: the entry point imports this module first (cli/entry.py)
+
     if not any(t.name == RUN_THREAD and t.is_alive() for t in threading.enumerate()):
         return code
     sys.stdout.flush()
