@@ -49,6 +49,7 @@ class Settings:
     start_date: date = date(2026, 1, 1)
     snapshot_max_age: timedelta = timedelta(hours=6)
     flood_sleep_threshold: int = 60
+    request_timeout: int = 60
 
     @property
     def disabled_reason(self) -> str | None:
@@ -220,4 +221,5 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         flood_sleep_threshold=_int(
             env, "MTPROTO_FLOOD_SLEEP_THRESHOLD", 60, minimum=0, maximum=24 * 3600
         ),
+        request_timeout=_int(env, "MTPROTO_REQUEST_TIMEOUT", 60, minimum=1, maximum=3600),
     )
