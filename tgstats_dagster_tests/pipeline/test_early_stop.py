@@ -6,8 +6,7 @@ ends the command as one later does. Each case starts the real entry point (the i
 ``tgstats`` script, and ``python -m tgstats_dagster.cli``) with Python's import trace on
 (``PYTHONPROFILEIMPORTTIME``: one stderr line per import, as it completes), and sends SIGINT
 a small delay after the entry point's module is imported, as the command's own imports begin.
-(Before that, the interpreter is still starting up: a signal then ends it as it ends any
-program.)
+(Before that, the interpreter is still starting up, and a signal is Python's to handle.)
 """
 
 from __future__ import annotations
