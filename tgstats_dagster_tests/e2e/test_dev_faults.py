@@ -7,6 +7,8 @@ reused (so that every run fetches). While it runs:
 - the embedded PostgreSQL server is restarted (``pg_ctl restart -m fast``, as a package
   upgrade or an administrator does): the next sensor tick and the next UI materialization work
   with no restart by hand, and stopping ``tgstats dev`` afterwards still stops the server;
+- the embedded server is killed (SIGKILL of its postmaster): ``tgstats dev`` starts it again,
+  and the next tick and UI materialization work;
 - a run's worker process is killed (SIGKILL, as the out-of-memory killer does): the run ends
   FAILURE, its ``telegram`` pool slot is freed, and the next run is not blocked behind it.
 """
@@ -220,6 +222,37 @@ def test_a_killed_run_worker_fails_its_run_and_frees_its_slot(slow_dev: Deployme
     (run,) = slow_dev.wait_for_runs([again], RUN_TIMEOUT)
     assert run["status"] == "SUCCESS", slow_dev.processes.logs()
     assert _daily_rows(slow_dev, CHANNEL, day) > 0
+
+
+def test_a_killed_server_is_started_again_and_the_ui_works(slow_dev: Deployment) -> None:
+    """SIGKILL of the embedded postmaster (the out-of-memory killer's choice): ``tgstats dev``
+    starts the server again, and the next tick and the next UI materialization work."""
+    home = _home(slow_dev)
+    day = BACKFILL_DAYS[6].isoformat()
+    assert _daily_rows(slow_dev, GROUP, day) == 0
+    killed = _postmaster_pid(home)
+    assert killed is not None
+    os.kill(killed, signal.SIGKILL)
+    killed_at = time.time()
+
+    def started_again() -> int | None:
+        pid = _postmaster_pid(home)
+        return pid if pid not in (None, killed) else None
+
+    slow_dev.processes.wait_for("the embedded PostgreSQL started again", started_again, 120)
+    assert "started it again" in slow_dev.processes.processes[0].tail(400)
+
+    def next_tick() -> dict | None:
+        ticks = graphql.sensor_ticks(slow_dev.client, slow_dev.location, PEER_SENSOR)["ticks"]
+        later = [t for t in ticks if t["timestamp"] > killed_at and t["status"] != "STARTED"]
+        return later[-1] if later else None
+
+    tick = slow_dev.processes.wait_for(f"a {PEER_SENSOR} tick after the restart", next_tick, 120)
+    assert tick["status"] in {"SUCCESS", "SKIPPED"}, tick["error"]
+    run_id = _materialize(slow_dev, GROUP, day)
+    (run,) = slow_dev.wait_for_runs([run_id], RUN_TIMEOUT)
+    assert run["status"] == "SUCCESS", slow_dev.processes.logs()
+    assert _daily_rows(slow_dev, GROUP, day) > 0
 
 
 def test_stopping_dev_after_a_server_restart_stops_the_server(slow_dev: Deployment) -> None:
