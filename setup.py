@@ -51,7 +51,7 @@ setup(
         ],
     },
     entry_points={
-        "console_scripts": ["tgstats=tgstats_dagster.cli:main"],
+        "console_scripts": ["tgstats=tgstats_dagster.cli.entry:main"],
         # `dg list components` finds TgstatsComponent through this module.
         "dagster_dg_cli.registry_modules": ["tgstats_dagster = tgstats_dagster.component"],
     },

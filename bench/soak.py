@@ -26,7 +26,8 @@ Fault kinds:
   MTPROTO_FLOOD_SLEEP_THRESHOLD=5: ``flood_short`` (FLOOD_WAIT_2 or _3: slept),
   ``flood_long`` (FLOOD_WAIT_8: beyond the threshold), ``connection_dropped``,
   ``graph_reload`` (GRAPH_EXPIRED_RELOAD or GRAPH_OUTDATED_RELOAD on LoadAsyncGraphRequest),
-  ``chp_call_fail`` (on the stats request or a channel's content request), each on a random
+  ``chp_call_fail`` (on the stats request or a channel's content request), ``no_answer``
+  (NO_ANSWER: the request is never answered, with MTPROTO_REQUEST_TIMEOUT=2), each on a random
   request kind and peer: the stats request, LoadAsyncGraphRequest (one time in two, with
   ``after`` the snapshot's own async graphs: one of the first zooms or posts' graphs), and
   for a channel GetHistoryRequest, GetMessageStatsRequest, GetMessagePublicForwardsRequest
@@ -45,8 +46,7 @@ so that every check sees the whole history; killing the machine's shared server 
 option, and a cycle on an embedded server of its own would not continue the same
 warehouse); a full disk under TGSTATS_HOME (no unprivileged way to fill a filesystem: a small
 tmpfs or loop mount needs root, RLIMIT_FSIZE raises EFBIG for one process's files, not
-ENOSPC; and on a server TGSTATS_HOME holds only the instance's config); Telegram requests
-that never answer (the offline Telegram has no such fault kind).
+ENOSPC; and on a server TGSTATS_HOME holds only the instance's config).
 
 Checks after every cycle (a failed one is printed as ``[soak] FINDING``):
 
@@ -142,6 +142,7 @@ TELEGRAM_FAULTS = (
     "connection_dropped",
     "graph_reload",
     "chp_call_fail",
+    "no_answer",
 )
 SIGNAL_FAULTS = {
     "sigkill_group": (signal.SIGKILL, True),
@@ -153,6 +154,8 @@ SIGNAL_FAULTS = {
 }
 FAULT_KINDS = (*TELEGRAM_FAULTS, *SIGNAL_FAULTS, "pg_terminate")
 FLOOD_THRESHOLD = 5
+#: MTPROTO_REQUEST_TIMEOUT: an unanswered request is given up on (and sent again) after this.
+REQUEST_TIMEOUT = 2
 LONG_FLOOD = 8
 TRACEBACK = "Traceback (most recent call last)"
 UNFINISHED = [
@@ -240,6 +243,8 @@ def telegram_fault(soak: Soak, kind: str) -> list[dict[str, Any]]:
         fault = {"request": request, "error": f"FLOOD_WAIT_{LONG_FLOOD}"}
     elif kind == "connection_dropped":
         fault = {"request": request, "error": "CONNECTION_DROPPED", "times": rng.choice([1, 2])}
+    elif kind == "no_answer":
+        fault = {"request": request, "error": "NO_ANSWER", "times": rng.choice([1, 2])}
     elif kind == "graph_reload":
         error = rng.choice(["GRAPH_EXPIRED_RELOAD", "GRAPH_OUTDATED_RELOAD"])
         fault = {"request": "LoadAsyncGraphRequest", "error": error}
@@ -552,6 +557,7 @@ def soak_run(args: argparse.Namespace, server: str) -> dict[str, Any]:
                 "MTPROTO_STATS_PEERS": ",".join(scenario.keys),
                 "MTPROTO_STATS_PERIOD_DAYS": str(period),
                 "MTPROTO_FLOOD_SLEEP_THRESHOLD": str(FLOOD_THRESHOLD),
+                "MTPROTO_REQUEST_TIMEOUT": str(REQUEST_TIMEOUT),
                 "TGSTATS_TELEGRAM_REPLAY": str(scenario.folder),
                 "TGSTATS_REPLAY_LOG": str(replay_log),
                 "TGSTATS_DATABASE_URL": database_url,

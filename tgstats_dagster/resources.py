@@ -60,6 +60,11 @@ class TelegramResource(dg.ConfigurableResource):
         description="MTPROTO_FLOOD_SLEEP_THRESHOLD: flood waits up to this many seconds are "
         "slept, longer ones end the peer's work with a retry request",
     )
+    request_timeout: int = Field(
+        default=60,
+        description="MTPROTO_REQUEST_TIMEOUT: seconds a Telegram request may go unanswered "
+        "before it is sent again (like a dropped connection)",
+    )
     snapshot_max_age_hours: int = Field(
         default=6,
         description="TGSTATS_SNAPSHOT_MAX_AGE_HOURS: a stored complete snapshot younger than "
@@ -100,6 +105,7 @@ class TelegramResource(dg.ConfigurableResource):
             replay_log=str(settings.replay_log) if settings.replay_log else None,
             concurrency=settings.concurrency,
             flood_sleep_threshold=settings.flood_sleep_threshold,
+            request_timeout=settings.request_timeout,
             snapshot_max_age_hours=int(settings.snapshot_max_age / timedelta(hours=1)),
             period_days=settings.period_days,
             start_date=settings.start_date.isoformat(),
@@ -118,6 +124,7 @@ class TelegramResource(dg.ConfigurableResource):
             replay_log=Path(self.replay_log) if self.replay_log else None,
             concurrency=self.concurrency,
             flood_sleep_threshold=self.flood_sleep_threshold,
+            request_timeout=self.request_timeout,
         )
 
     @property

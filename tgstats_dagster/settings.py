@@ -59,6 +59,7 @@ class Settings:
     #: A post's statistics are fetched again while it is younger than this (its views and
     #: forwards still grow), then once more and never after (see POST_SETTLE_DAYS).
     post_settle_after: timedelta = timedelta(days=7)
+    request_timeout: int = 60
 
     @property
     def disabled_reason(self) -> str | None:
@@ -233,4 +234,5 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         post_settle_after=timedelta(
             days=_int(env, "TGSTATS_POST_SETTLE_DAYS", POST_SETTLE_DAYS, minimum=0, maximum=366)
         ),
+        request_timeout=_int(env, "MTPROTO_REQUEST_TIMEOUT", 60, minimum=1, maximum=3600),
     )

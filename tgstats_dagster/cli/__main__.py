@@ -2,6 +2,6 @@
 
 import sys
 
-from tgstats_dagster.cli import main
+from tgstats_dagster.cli.entry import main
 
 sys.exit(main())

@@ -3,6 +3,13 @@
 This process holds the embedded PostgreSQL while ``dagster dev`` runs; Ctrl-C, SIGTERM or a
 closed terminal, to this process or to its process group, stops ``dagster dev`` (webserver,
 daemon, code server, run workers: its own process group) and then the embedded server.
+
+It also keeps that server up: the webserver, the daemon and the code server hold its address,
+not the server, so if it dies (killed, out of memory, a crash) nothing of Dagster's would start
+it again and every tick and UI action would fail until a restart by hand. This process starts
+it again, on the same files and socket, once it has been seen down at DOWN_CHECKS checks in a
+row (a ``pg_ctl restart`` in progress is not a dead server); they reconnect on their next
+query.
 """
 
 from __future__ import annotations
@@ -13,6 +20,7 @@ import signal
 import subprocess
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from tgstats_dagster.cli.checks import check_database, check_telegram
 from tgstats_dagster.cli.demo import demo_environment
@@ -21,11 +29,20 @@ from tgstats_dagster.cli.stopping import exit_code
 from tgstats_dagster.definitions import check_ready
 from tgstats_dagster.resources import loader_mode
 from tgstats_dagster.settings import Settings, load_settings
-from tgstats_dagster.warehouse.server import stop_embedded_server
+from tgstats_dagster.warehouse.server import (
+    EmbeddedServerError,
+    embedded_server_running,
+    restart_embedded_server,
+    stop_embedded_server,
+)
 
 #: Options `tgstats dev` sets itself: the user may not pass them.
 OWN_OPTIONS = ("-m", "--module-name", "-w", "--workspace", "-f", "--python-file")
 STOP_SECONDS = 8.0
+#: How often the embedded server is checked while `dagster dev` runs, and how many checks in
+#: a row must find it down before it is started again.
+WATCH_SECONDS = 2.0
+DOWN_CHECKS = 3
 
 
 def run_dev(settings: Settings, dagster_args: Sequence[str]) -> int:
@@ -50,13 +67,36 @@ def run_dev(settings: Settings, dagster_args: Sequence[str]) -> int:
         [*command, *dagster_args], env=os.environ.copy(), start_new_session=True
     )
     try:
-        return child.wait()
+        if settings.database_url is not None:
+            return child.wait()
+        return _wait_keeping_the_server_up(child, settings.home)
     except KeyboardInterrupt as stop:  # the stop signals raise it (cli/stopping.py)
         _stop(child)
         return exit_code(stop)
     finally:
         if settings.database_url is None:
             stop_embedded_server(settings.home)
+
+
+def _wait_keeping_the_server_up(child: subprocess.Popen, home: Path) -> int:
+    """Wait for `dagster dev`; meanwhile start the embedded server again if it died."""
+    down = 0
+    while True:
+        try:
+            return child.wait(WATCH_SECONDS)
+        except subprocess.TimeoutExpired:
+            pass
+        down = 0 if embedded_server_running(home) else down + 1
+        if down < DOWN_CHECKS:
+            continue
+        try:
+            restart_embedded_server(home)
+        except (EmbeddedServerError, OSError, RuntimeError, subprocess.SubprocessError) as exc:
+            if down == DOWN_CHECKS:  # said once; tried again at every check
+                print(f"tgstats dev: the embedded PostgreSQL stopped; starting it failed: {exc}")
+        else:
+            print("tgstats dev: the embedded PostgreSQL had stopped; started it again", flush=True)
+            down = 0
 
 
 def _stop(child: subprocess.Popen) -> None:

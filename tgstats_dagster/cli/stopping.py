@@ -13,7 +13,6 @@ import atexit
 import os
 import signal
 import sys
-import threading
 from types import FrameType
 
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
@@ -35,11 +34,12 @@ def exit_code(stop: KeyboardInterrupt) -> int:
     return 128 + (stop.signum if isinstance(stop, Stopped) else signal.SIGINT)
 
 
-_stopped = threading.Event()
+_stopped = False  # set by the first stop signal
 
 
 def _stop(signum: int, frame: FrameType | None) -> None:
-    _stopped.set()
+    global _stopped
+    _stopped = True
     for sig in STOP_SIGNALS:
         signal.signal(sig, signal.SIG_IGN)
     raise Stopped(signum)
@@ -63,8 +63,10 @@ def leave(code: int) -> int:
     interrupts ``Thread.join`` can leave the thread marked stopped while it still runs
     (CPython 3.11, bpo-45274).
     """
+    import threading  # not at the top: the entry point imports this module first (cli/entry.py)
+
     running = any(t.name == RUN_THREAD and t.is_alive() for t in threading.enumerate())
-    if not running and not _stopped.is_set():
+    if not running and not _stopped:
         return code
     sys.stdout.flush()
     sys.stderr.flush()

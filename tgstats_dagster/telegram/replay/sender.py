@@ -19,7 +19,7 @@ from telethon.extensions import BinaryReader
 from telethon.tl.functions import PingRequest
 from telethon.tl.types import RpcError
 
-from tgstats_dagster.telegram.replay.telegram import ReplayRpcError, ReplayTelegram
+from tgstats_dagster.telegram.replay.telegram import NoAnswer, ReplayRpcError, ReplayTelegram
 
 _VECTOR = 0x1CB5C415
 
@@ -29,6 +29,9 @@ def wire_bytes(answer: Any) -> bytes:
     if isinstance(answer, list):
         return struct.pack("<Ii", _VECTOR, len(answer)) + b"".join(bytes(x) for x in answer)
     return bytes(answer)
+
+
+_NO_ANSWER = object()
 
 
 class ReplaySender:
@@ -121,10 +124,20 @@ class ReplaySender:
                 outcome: Any = rpc_message_to_error(RpcError(exc.code, exc.message), request)
             else:
                 outcome = request.read_result(BinaryReader(wire_bytes(answer)))
+        except NoAnswer:
+            outcome = _NO_ANSWER
         except Exception as exc:  # a dropped connection, or a scenario the replay cannot serve
             outcome = exc
         finally:
             telegram.in_flight -= 1
+        if outcome is _NO_ANSWER:
+            # Like a request Telegram never answers: the future stays pending until whoever
+            # awaits it gives up (its task cancelled: the future with it) or disconnects.
+            try:
+                await asyncio.get_running_loop().create_future()
+            finally:
+                if not future.done():
+                    future.cancel()
         if future.done():
             return
         if isinstance(outcome, BaseException):

@@ -23,6 +23,7 @@ from tgstats_dagster.telegram.replay import objects
 from tgstats_dagster.telegram.replay.scenario import (
     CONNECTION_DROPPED,
     END_YESTERDAY,
+    NO_ANSWER,
     Fault,
     Scenario,
     ScenarioPeer,
@@ -66,6 +67,10 @@ class ReplayRpcError(Exception):
         super().__init__(message)
         self.message = message
         self.code = error_code(message) if code is None else code
+
+
+class NoAnswer(Exception):
+    """The offline Telegram does not answer this request (a ``NO_ANSWER`` fault)."""
 
 
 def error_code(message: str) -> int:
@@ -148,6 +153,9 @@ class ReplayTelegram:
         except ConnectionError:
             self._log(dc, name, peer, CONNECTION_DROPPED)
             raise
+        except NoAnswer:
+            self._log(dc, name, peer, NO_ANSWER)
+            raise
         self._log(dc, name, peer, "ok")
         return result
 
@@ -166,6 +174,8 @@ class ReplayTelegram:
             entry[1] = left - 1
             if fault.error == CONNECTION_DROPPED:
                 raise ConnectionError("the offline Telegram dropped the connection (fault)")
+            if fault.error == NO_ANSWER:
+                raise NoAnswer(name)
             raise ReplayRpcError(fault.error, fault.code)
 
     def _log(self, dc: int, name: str, peer: str | None, outcome: str) -> None:
