@@ -343,6 +343,7 @@ class Setup:
     latency: float
     concurrency: int
     days: int
+    week: int = WEEK
 
     @property
     def n(self) -> int:
@@ -696,17 +697,17 @@ def _tgstats(setup: Setup, name: str, *args: str, env: dict[str, str] | None = N
 def run_changes(setup: Setup) -> dict[str, Any]:
     """What a refresh records in Dagster (``tgstats refresh``, the CLI path).
 
-    The scenario's window ends WEEK days before yesterday; the refresh window (the last
-    ``--days`` days up to yesterday) covers it. First the backfill of the scenario's window
+    The scenario's window ends ``--week`` days (default WEEK) before yesterday; the refresh
+    window (the last ``--days`` days up to yesterday) covers it. First the backfill of the scenario's window
     (``backfill_s``). Then a refresh with nothing changed (its snapshots are reused:
     ``noop_*``). Then "the next day" (bench/_next_day.py: one new day, two revised days for
     every peer) and a refresh that fetches it (``refresh_s`` against ``bound_s``,
-    ``events`` against ``events_budget``). Then WEEK - 1 more next days: Dagster's tables
-    against the warehouse's over the WEEK days (``*_growth_bytes``).
+    ``events`` against ``events_budget``). Then ``--week`` - 1 more next days: Dagster's
+    tables against the warehouse's over those days (``*_growth_bytes``).
     """
     from _next_day import advance
 
-    end = setup.last - timedelta(days=WEEK)
+    end = setup.last - timedelta(days=setup.week)
     start = end - timedelta(days=setup.days - 1)
     folder = setup.home.parent / "scenario-changes"
     scenario = write_bench_scenario(folder, setup.n, end, setup.days, setup.latency)
@@ -750,7 +751,7 @@ def run_changes(setup: Setup) -> dict[str, Any]:
         "event_rows": rows2 - rows,
         "event_log_bytes": size2 - size,
     }
-    for day in range(WEEK - 1):
+    for day in range(setup.week - 1):
         advance(folder)
         _tgstats(setup, f"next-day-refresh-{day + 2}", "refresh", env=fetch)
     dagster_after, warehouse_after = table_bytes(url)
@@ -812,6 +813,7 @@ def bench_one(path: str, n: int, server: str, args: argparse.Namespace) -> Resul
             args.latency,
             concurrency,
             args.days,
+            args.week,
         )
         started = time.monotonic()
         print(f"[refresh] {path} N={n}: window {first}..{last}, scratch database ready", flush=True)
@@ -836,6 +838,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--paths", default=",".join(PATHS), help="daemon,backfill,changes")
     parser.add_argument("--latency", type=float, default=0.1, help="seconds per request")
     parser.add_argument("--days", type=int, default=30, help="days of the refresh window")
+    parser.add_argument(
+        "--week",
+        type=int,
+        default=WEEK,
+        help="refreshes of the changes path's simulated week (1: the next day only)",
+    )
     parser.add_argument("--database-url", help="a PostgreSQL server (admin URL)")
     parser.add_argument(
         "--logs",
@@ -846,8 +854,10 @@ def main(argv: list[str] | None = None) -> int:
     counts = [int(n) for n in args.peers.split(",") if n.strip()]
     paths = [p.strip() for p in args.paths.split(",") if p.strip()]
     unknown = sorted(set(paths) - set(PATHS))
-    if unknown or not counts or args.latency <= 0 or args.days < 2:
-        parser.error(f"bad --paths {unknown}, --peers, --latency (> 0) or --days (>= 2)")
+    if unknown or not counts or args.latency <= 0 or args.days < 2 or args.week < 1:
+        parser.error(
+            f"bad --paths {unknown}, --peers, --latency (> 0), --days (>= 2) or --week (>= 1)"
+        )
     server = resolve_server(args.database_url)
     if server is None:
         print(
