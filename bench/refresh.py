@@ -699,11 +699,11 @@ def run_changes(setup: Setup) -> dict[str, Any]:
 
     The scenario's window ends ``--week`` days (default WEEK) before yesterday; the refresh
     window (the last ``--days`` days up to yesterday) covers it. First the backfill of the
-    scenario's window (``backfill_s``). Then a refresh with nothing changed (its snapshots are reused:
-    ``noop_*``). Then "the next day" (bench/_next_day.py: one new day, two revised days for
-    every peer) and a refresh that fetches it (``refresh_s`` against ``bound_s``,
-    ``events`` against ``events_budget``). Then ``--week`` - 1 more next days: Dagster's
-    tables against the warehouse's over those days (``*_growth_bytes``).
+    scenario's window (``backfill_s``). Then a refresh with nothing changed (its snapshots
+    are reused: ``noop_*``). Then "the next day" (bench/_next_day.py: one new day, two
+    revised days for every peer) and a refresh that fetches it (``refresh_s`` against
+    ``bound_s``, ``events`` against ``events_budget``). Then ``--week`` - 1 more next days:
+    Dagster's tables against the warehouse's over those days (``*_growth_bytes``).
     """
     from _next_day import advance
 
