@@ -14,6 +14,7 @@ import re
 import socket
 import sys
 import threading
+import time
 import uuid
 from collections import Counter
 from collections.abc import Callable, Mapping
@@ -252,6 +253,11 @@ def cancel_own_runs(instance: dg.DagsterInstance) -> list[str]:
     return [run.run_id for run in mine]
 
 
+#: After a stop, how often and how long apart the command looks again for its runs.
+RECHECKS = 3
+RECHECK_SECONDS = 0.3
+
+
 def stop_own_runs(instance: dg.DagsterInstance, stop: KeyboardInterrupt) -> int:
     """After a stop signal: this process's runs marked canceled, one line said; the exit code.
 
@@ -260,6 +266,14 @@ def stop_own_runs(instance: dg.DagsterInstance, stop: KeyboardInterrupt) -> int:
     """
     try:
         canceled = cancel_own_runs(instance)
+        # A run whose thread was just starting can still write its start after being marked
+        # canceled (it is then STARTED again): look once more, a little later, while the
+        # thread lives.
+        for _ in range(RECHECKS):
+            if not any(t.name == RUN_THREAD and t.is_alive() for t in threading.enumerate()):
+                break
+            time.sleep(RECHECK_SECONDS)
+            canceled += [r for r in cancel_own_runs(instance) if r not in canceled]
     except Exception as exc:  # the database went away too: the next command fails the runs
         print(
             f"\ntgstats: stopped; its runs could not be marked canceled ({type(exc).__name__}), "
