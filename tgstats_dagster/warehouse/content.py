@@ -328,8 +328,7 @@ class ContentStore:
         be loaded (``missing``) keeps nothing.
         """
         prefix = f"{field.removesuffix('_graph')}."
-        start = datetime.combine(first, time(), timezone.utc)
-        end = datetime.combine(last + timedelta(days=1), time(), timezone.utc)
+        start, end = _utc_span(first, last)
         with self._engine.connect() as connection:
             hourly = connection.exec_driver_sql(
                 "SELECT day FROM (SELECT (hour AT TIME ZONE 'UTC')::date AS day,"
@@ -401,8 +400,7 @@ class ContentStore:
         self, channel_ids: Sequence[int], first: date, last: date
     ) -> dict[tuple[int, date], tuple[int, int]]:
         """(channel id, UTC day) -> (hours kept, metrics kept) of ``channel_hourly``."""
-        start = datetime.combine(first, time(), timezone.utc)
-        end = datetime.combine(last + timedelta(days=1), time(), timezone.utc)
+        start, end = _utc_span(first, last)
         with self._engine.connect() as connection:
             rows = connection.exec_driver_sql(
                 "SELECT channel_id, (hour AT TIME ZONE 'UTC')::date, count(DISTINCT hour),"
@@ -417,8 +415,7 @@ class ContentStore:
     ) -> dict[tuple[int, date], PostsOfDay]:
         """(channel id, UTC day of publication) -> what ``posts``, ``post_stats`` and
         ``post_forwards`` hold of the posts and stories published that day."""
-        start = datetime.combine(first, time(), timezone.utc)
-        end = datetime.combine(last + timedelta(days=1), time(), timezone.utc)
+        start, end = _utc_span(first, last)
         with self._engine.connect() as connection:
             rows = connection.exec_driver_sql(
                 "SELECT p.channel_id, (p.published_at AT TIME ZONE 'UTC')::date,"
@@ -462,6 +459,14 @@ class ContentStore:
                 amounts["usd_rate"] = float(rate)
             out.setdefault(channel_id, {})[currency] = amounts
         return out
+
+
+def _utc_span(first: date, last: date) -> tuple[datetime, datetime]:
+    """00:00 UTC of ``first`` and of the day after ``last``."""
+    return (
+        datetime.combine(first, time(), timezone.utc),
+        datetime.combine(last + timedelta(days=1), time(), timezone.utc),
+    )
 
 
 def _aware(moment: datetime, name: str) -> datetime:
