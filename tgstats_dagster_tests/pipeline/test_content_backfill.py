@@ -681,3 +681,72 @@ def test_a_wider_backfill_asks_only_what_is_not_kept(
             not gone, f"{table}: {len(gone)} rows of the first backfill rewritten: {gone[:2]}"
         )
     assert not problems, "\n".join(problems)
+
+
+def test_a_post_whose_forwards_kept_failing_is_named_and_fetched_again(
+    pipeline_env: dict[str, str], use_scenario: Path, database_url: str
+) -> None:
+    """The first page of one post's forwards fails for good (5 flood waits of a second: the
+    retries used up): that post is kept incomplete, the others are whole. The next backfill
+    with a fresh snapshot (the fault gone) fetches that post's statistics again, and only
+    those; then every table equals the files."""
+    settings_path = use_scenario / "scenario.json"
+    settings = read_json(settings_path)
+    fault = {
+        "request": "GetMessagePublicForwardsRequest",
+        "peer": CHANNEL,
+        "error": "FLOOD_WAIT_1",
+        "times": 5,
+    }
+    settings_path.write_text(json.dumps({**settings, "faults": [fault]}), encoding="utf-8")
+    log = Path(pipeline_env["TGSTATS_REPLAY_LOG"])
+    args = ["backfill", "--peers", f"{CHANNEL},{GROUP}"]
+    args += ["--start", str(FIRST_DAY), "--end", str(END_DAY)]
+    first = tgstats(*args, env=pipeline_env)
+    output = first.stdout + first.stderr
+    expected = Expected(use_scenario, DAYS)
+    channel = expected.channel_id(CHANNEL)
+    problems = Problems()
+    with make_engine(database_url).connect() as conn:
+        incomplete = rows(
+            conn,
+            "SELECT kind, post_id, missing, settled FROM post_stats"
+            " WHERE channel_id = :c AND NOT complete",
+            c=channel,
+        )
+        whole = rows(
+            conn, "SELECT count(*) FROM post_stats WHERE channel_id = :c AND complete", c=channel
+        )[0][0]
+    problems.check(len(incomplete) == 1, f"incomplete post statistics: {incomplete}")
+    if len(incomplete) == 1:
+        kind, post_id, missing, settled = incomplete[0]
+        problems.check(
+            kind == "message" and "public_forwards" in missing and not settled,
+            f"the incomplete post: {incomplete[0]}",
+        )
+        problems.check(str(post_id) in output, f"post {post_id} is not named:\n{output[-3000:]}")
+    problems.check(
+        whole == len(expected.published(CHANNEL)) - 1, f"{whole} posts complete after the first"
+    )
+    first_count = len(log_lines(log))
+
+    settings_path.write_text(json.dumps(settings), encoding="utf-8")  # the fault is gone
+    fresh = {**pipeline_env, "TGSTATS_SNAPSHOT_MAX_AGE_HOURS": "0"}
+    second = tgstats(*args, env=fresh)
+    problems.check(second.returncode == 0, f"second backfill: exit {second.returncode}")
+    requests = log_lines(log)[first_count:]
+    by = Counter((r["peer"], r["request"]) for r in requests)
+    if len(incomplete) == 1:
+        post_dir = use_scenario / CHANNEL / "posts" / str(incomplete[0][1])
+        forwards = post_dir / "public_forwards.json"
+        count = len(read_json(forwards)) if forwards.exists() else 0
+        want = {
+            "GetMessageStatsRequest": 1,
+            "GetMessagePublicForwardsRequest": max(1, math.ceil(count / 100)),
+            "GetStoryStatsRequest": 0,
+        }
+        problems.compare(
+            "requests for the incomplete post", want, {n: by[CHANNEL, n] for n in want}
+        )
+    check_tables(problems, expected, database_url, fetches=2)
+    assert not problems, "\n".join(problems)
