@@ -362,6 +362,27 @@ class Problems(list):
 # -- the test ---------------------------------------------------------------------------------
 
 
+def check_hourly(problems: Problems, expected: Expected, conn) -> None:
+    """channel_hourly: each hour of the asked days, from the zooms; any other hour kept
+    equals what the zooms show of it."""
+    for key in (CHANNEL, GROUP):
+        stored = {
+            (hour, metric): value
+            for hour, metric, value in rows(
+                conn,
+                "SELECT hour, metric, value FROM channel_hourly WHERE channel_id = :c",
+                c=expected.channel_id(key),
+            )
+        }
+        asked, shown = expected.hourly(key)
+        problems.check(len(asked) >= 27 * 24, f"{key}: zoom files give {len(asked)} hours")
+        in_days = {k: v for k, v in stored.items() if k[0].date() in expected.days}
+        problems.compare(f"channel_hourly {key} (asked days)", asked, in_days)
+        others = {k: v for k, v in stored.items() if k[0].date() not in expected.days}
+        wrong = {k: v for k, v in others.items() if v not in shown.get(k, set())}
+        problems.check(not wrong, f"channel_hourly {key}: hours no zoom shows: {wrong}")
+
+
 def check_tables(
     problems: Problems, expected: Expected, database_url: str, *, fetches: int = 1
 ) -> None:
@@ -428,24 +449,7 @@ def check_tables(
         )
         problems.compare("post_forwards", forwards, got)
 
-        # channel_hourly: each hour of the asked days, from the zooms; any other hour kept
-        # equals what the zooms show of it.
-        for key, channel_id in ((CHANNEL, channel), (GROUP, group)):
-            stored = {
-                (hour, metric): value
-                for hour, metric, value in rows(
-                    conn,
-                    "SELECT hour, metric, value FROM channel_hourly WHERE channel_id = :c",
-                    c=channel_id,
-                )
-            }
-            asked, shown = expected.hourly(key)
-            problems.check(len(asked) >= 27 * 24, f"{key}: zoom files give {len(asked)} hours")
-            in_days = {k: v for k, v in stored.items() if k[0].date() in expected.days}
-            problems.compare(f"channel_hourly {key} (asked days)", asked, in_days)
-            others = {k: v for k, v in stored.items() if k[0].date() not in expected.days}
-            wrong = {k: v for k, v in others.items() if v not in shown.get(k, set())}
-            problems.check(not wrong, f"channel_hourly {key}: hours no zoom shows: {wrong}")
+        check_hourly(problems, expected, conn)
 
         # revenue_status: one row set (one fetch) per currency, as revenue/<currency>.json.
         got_status = rows(
@@ -749,4 +753,39 @@ def test_a_post_whose_forwards_kept_failing_is_named_and_fetched_again(
             "requests for the incomplete post", want, {n: by[CHANNEL, n] for n in want}
         )
     check_tables(problems, expected, database_url, fetches=2)
+    assert not problems, "\n".join(problems)
+
+
+def test_a_wider_backfill_on_a_reused_snapshot_zooms_into_the_new_days(
+    pipeline_env: dict[str, str], use_scenario: Path, database_url: str
+) -> None:
+    """The snapshot of the first backfill is reused: no stats request, no post, story or
+    revenue request; the zooms of the 10 new days are fetched all the same (2 a graph, with
+    the kept zoom tokens), and channel_hourly holds every hour of all the days."""
+    log = Path(pipeline_env["TGSTATS_REPLAY_LOG"])
+    wide = FIRST_DAY - timedelta(days=10)
+    peers = ["--peers", f"{CHANNEL},{GROUP}"]
+    first = tgstats(
+        "backfill", *peers, "--start", str(FIRST_DAY), "--end", str(END_DAY), env=pipeline_env
+    )
+    assert first.returncode == 0, first.stdout[-2000:] + first.stderr[-3000:]
+    first_count = len(log_lines(log))
+    second = tgstats(
+        "backfill", *peers, "--start", str(wide), "--end", str(END_DAY), env=pipeline_env
+    )
+    assert second.returncode == 0, second.stdout[-2000:] + second.stderr[-3000:]
+    requests = log_lines(log)[first_count:]
+    problems = Problems()
+    asked = Counter(r["request"] for r in requests if r["request"] in CONTENT_REQUESTS)
+    problems.compare(
+        "requests of the second backfill",
+        {"LoadAsyncGraphRequest": 4},
+        dict(asked),
+    )
+    problems.check(
+        not [r for r in requests if r["request"] in STATS_REQUESTS], "a snapshot fetched"
+    )
+    all_days = [wide + timedelta(days=i) for i in range((END_DAY - wide).days + 1)]
+    with make_engine(database_url).connect() as conn:
+        check_hourly(problems, Expected(use_scenario, all_days), conn)
     assert not problems, "\n".join(problems)
