@@ -20,11 +20,13 @@ import json
 import math
 import os
 import re
+import shutil
 import subprocess
 import sys
 from collections import Counter
 from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -63,6 +65,9 @@ CONTENT_REQUESTS = {
 }
 STATS_REQUESTS = {"GetBroadcastStatsRequest", "GetMegagroupStatsRequest"}
 UTC = timezone.utc
+#: TGSTATS_POST_SETTLE_DAYS's default: a post's statistics fetched when it is this old are
+#: settled.
+SETTLE = timedelta(days=7)
 
 
 # -- the scenario ----------------------------------------------------------------------------
@@ -74,17 +79,21 @@ def scenario(tmp_path: Path) -> Path:
 
 
 def write_content_scenario(out: Path) -> Path:
-    """The demo peers over 90 days to END_DAY; the newest post of the asked days that has
-    public forwards gets EXTRA_FORWARDS more (from channels of their own)."""
+    """The demo peers over 90 days to END_DAY, with add_bulk_forwards."""
     write_scenario(out, peers=DEMO_PEERS, end_day=END_DAY, days=90)
-    posts_dir = out / CHANNEL / "posts"
+    add_bulk_forwards(out)
+    return out
+
+
+def add_bulk_forwards(root: Path) -> None:
+    """The channel's newest post with public forwards gets EXTRA_FORWARDS more (from
+    channels of their own), newest first as Telegram lists them."""
+    posts_dir = root / CHANNEL / "posts"
     with_forwards = [
         entry
         for entry in read_json(posts_dir / "posts.json")
         if (posts_dir / str(entry["id"]) / "public_forwards.json").exists()
-        and moment(entry["date"]).date() in DAYS
     ]
-    assert with_forwards, "the scenario has no post with forwards in the asked days"
     post = with_forwards[-1]
     path = posts_dir / str(post["id"]) / "public_forwards.json"
     published = moment(post["date"])
@@ -102,7 +111,6 @@ def write_content_scenario(out: Path) -> Path:
     ]
     forwards = sorted([*read_json(path), *extra], key=lambda f: f["date"], reverse=True)
     path.write_text(json.dumps(forwards, ensure_ascii=False), encoding="utf-8")
-    return out
 
 
 def read_json(path: Path) -> Any:
@@ -414,7 +422,9 @@ def check_tables(
                 c=channel,
             )
         }
-        problems.compare("post_stats", {k: (True, True) for k in want}, got)
+        now = datetime.now(UTC)
+        settled = {k: (True, now - v[0] >= SETTLE) for k, v in want.items()}
+        problems.compare("post_stats", settled, got)
 
         # post_timeline: every point of every such post's graphs.
         got = {
@@ -570,26 +580,25 @@ def check_first_requests(problems: Problems, expected: Expected, requests: list[
 def test_a_backfill_fills_every_content_table_as_the_files_say(
     pipeline_env: dict[str, str], use_scenario: Path, database_url: str
 ) -> None:
-    log = Path(pipeline_env["TGSTATS_REPLAY_LOG"])
-    args = [
-        "backfill",
-        "--peers",
-        f"{CHANNEL},{GROUP},{NO_RIGHTS}",
-        "--start",
-        str(FIRST_DAY),
-        "--end",
-        str(END_DAY),
-    ]
-    first = tgstats(*args, env=pipeline_env)
+    backfill_twice(pipeline_env, database_url, Expected(use_scenario, DAYS))
+
+
+def backfill_twice(env: dict[str, str], database_url: str, expected: Expected) -> None:
+    """A backfill of ``expected.days``, every table checked; the same backfill again: no
+    content or stats request, no row rewritten."""
+    log = Path(env["TGSTATS_REPLAY_LOG"])
+    days = sorted(expected.days)
+    args = ["backfill", "--peers", f"{CHANNEL},{GROUP},{NO_RIGHTS}"]
+    args += ["--start", str(days[0]), "--end", str(days[-1])]
+    first = tgstats(*args, env=env)
     assert first.returncode == 0, first.stdout[-2000:] + first.stderr[-3000:]
-    expected = Expected(use_scenario, DAYS)
     problems = Problems()
     check_tables(problems, expected, database_url)
     first_requests = log_lines(log)
     check_first_requests(problems, expected, first_requests)
 
     before = stored_tables(database_url)
-    again = tgstats(*args, env=pipeline_env)
+    again = tgstats(*args, env=env)
     problems.check(again.returncode == 0, f"second backfill: exit {again.returncode}")
     second = log_lines(log)[len(first_requests) :]
     asked = Counter(
@@ -606,6 +615,88 @@ def test_a_backfill_fills_every_content_table_as_the_files_say(
             f"{rewritten[:2]}",
         )
     assert not problems, "\n".join(problems) + "\n--- stderr ---\n" + again.stderr[-2000:]
+
+
+# -- the bundled demo, served to end yesterday -----------------------------------------------
+
+DEMO = Path(__file__).resolve().parents[2] / "tgstats_dagster" / "telegram" / "demo_scenario"
+DAY_MS = 86_400_000
+
+
+def _shift_x(doc: dict[str, Any], shift_ms: int, *, daily_only: bool) -> None:
+    x_column = next(c for c in doc["columns"] if c[0] == "x")
+    xs = x_column[1:]
+    steps = {b - a for a, b in pairwise(xs)}
+    if daily_only and (len(xs) < 2 or steps != {DAY_MS}):
+        return
+    x_column[1:] = [x + shift_ms for x in xs]
+
+
+def _shift_date(value: str, shift: timedelta) -> str:
+    return (moment(value) + shift).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def shifted_copy(source: Path, out: Path, shift: timedelta) -> Path:
+    """The content files of ``source`` as the offline Telegram serves them with ``"end":
+    "yesterday"`` (docs/scenario-format.md, "Moving the window"), written into ``out``:
+    post, story and forward dates, post and story graphs (any axis), the zooms (their day
+    and x), the revenue graphs that step by days; moved by ``shift``."""
+    shutil.copytree(source, out)
+    shift_ms = int(shift.total_seconds() * 1000)
+    for listing in [*out.glob("*/posts/posts.json"), *out.glob("*/stories/stories.json")]:
+        entries = read_json(listing)
+        for entry in entries:
+            entry["date"] = _shift_date(entry["date"], shift)
+        listing.write_text(json.dumps(entries, ensure_ascii=False), encoding="utf-8")
+        for folder in (p for p in listing.parent.iterdir() if p.is_dir()):
+            forwards = folder / "public_forwards.json"
+            if forwards.exists():
+                items = read_json(forwards)
+                for item in items:
+                    item["date"] = _shift_date(item["date"], shift)
+                forwards.write_text(json.dumps(items, ensure_ascii=False), encoding="utf-8")
+            for graph in folder.glob("*_graph.json"):
+                doc = read_json(graph)
+                _shift_x(doc, shift_ms, daily_only=False)
+                graph.write_text(json.dumps(doc, ensure_ascii=False), encoding="utf-8")
+    for zoom_dir in out.glob("*/graphs/*.zoom"):
+        for path in sorted(zoom_dir.glob("*.json")):
+            doc = read_json(path)
+            _shift_x(doc, shift_ms, daily_only=False)
+            day = date.fromisoformat(path.stem) + shift
+            path.unlink()
+            (zoom_dir / f"{day.isoformat()}.moved").write_text(json.dumps(doc), encoding="utf-8")
+        for path in zoom_dir.glob("*.moved"):
+            path.rename(path.with_suffix(".json"))
+    for graph in out.glob("*/revenue/*/*.json"):
+        doc = read_json(graph)
+        _shift_x(doc, shift_ms, daily_only=True)
+        graph.write_text(json.dumps(doc, ensure_ascii=False), encoding="utf-8")
+    return out
+
+
+def test_a_backfill_of_the_bundled_demo_served_to_end_yesterday(
+    pipeline_env: dict[str, str], tmp_path: Path, database_url: str
+) -> None:
+    """What ``make demo`` loads beyond the snapshots: the bundled demo scenario (``"end":
+    "yesterday"``, plus a post with more than 100 forwards), its last 27 days up to
+    yesterday; the expected rows read from the files moved by the documented rule (the
+    latest period.max_date falls on yesterday). The newest posts are younger than the
+    settle days: their statistics are fetched, not settled."""
+    demo = tmp_path / "demo"
+    shutil.copytree(DEMO, demo)
+    assert read_json(demo / "scenario.json").get("end") == "yesterday"
+    add_bulk_forwards(demo)
+    yesterday = datetime.now(UTC).date() - timedelta(days=1)
+    ends = [
+        datetime.fromtimestamp(read_json(p)["period"]["max_date"], tz=UTC).date()
+        for p in demo.glob("*/stats.json")
+    ]
+    shift = yesterday - max(ends)
+    expected_root = shifted_copy(demo, tmp_path / "demo-moved", shift)
+    days = [yesterday - timedelta(days=26 - i) for i in range(27)]
+    env = {**pipeline_env, "TGSTATS_TELEGRAM_REPLAY": str(demo)}
+    backfill_twice(env, database_url, Expected(expected_root, days))
 
 
 #: Graphs the offline Telegram serves inline (docs/scenario-format.md); the others of
