@@ -101,8 +101,15 @@ def write_bench_scenario(
     return BenchScenario(folder, peers, {p.key: min_requests(folder / p.key) for p in peers})
 
 
+#: What a new snapshot of a channel without posts or revenue costs beyond it: one page of
+#: history, one of the stories archive, and the Stars and the TON revenue (both refused).
+CHANNEL_CONTENT_REQUESTS = 4
+
+
 def min_requests(peer_folder: Path) -> int:
-    """1 stats request + one LoadAsyncGraph per graph served as an async token.
+    """1 stats request + one LoadAsyncGraph per graph served as an async token, + a channel's
+    content requests (CHANNEL_CONTENT_REQUESTS: the bench's peers have no posts, zooms or
+    revenue).
 
     A graph file ``<field>.json`` whose field is not inline is async; ``.error`` files and
     absent fields are answered inside the stats response (StatsGraphError): no request.
@@ -111,4 +118,6 @@ def min_requests(peer_folder: Path) -> int:
     if not graphs.is_dir():
         return 0
     async_graphs = [p for p in graphs.glob("*.json") if p.stem not in INLINE_GRAPHS]
-    return 1 + len(async_graphs)
+    peer = json.loads((peer_folder / "peer.json").read_text(encoding="utf-8"))
+    content = CHANNEL_CONTENT_REQUESTS if peer.get("broadcast") else 0
+    return 1 + len(async_graphs) + content

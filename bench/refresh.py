@@ -20,7 +20,9 @@ schedule covers; TGSTATS_START_DATE is its first day.
 
 Figures, per (path, N):
 
-- ``min_requests``: per peer, 1 stats request + 1 LoadAsyncGraph per async graph it serves.
+- ``min_requests``: per peer, 1 stats request + 1 LoadAsyncGraph per async graph it serves,
+  + for a channel the 4 content requests of a new snapshot (a page of history, one of the
+  stories archive, the Stars and the TON revenue).
 - ``bound_s``: min_requests x latency / MTPROTO_STATS_CONCURRENCY (from the environment,
   default 3) + one connection set-up in sequence (GetConfig, GetUsers, GetState,
   GetDifference, plus 2 requests per other stats DC for the exported authorization).

@@ -16,17 +16,26 @@ peers_job = dg.define_asset_job(
 )
 snapshots_job = dg.define_asset_job(
     SNAPSHOTS_JOB,
-    selection=["stats_raw", "stats_figures", "post_interactions", "megagroup_tops"],
+    selection=[
+        "stats_raw",
+        "content_raw",
+        "revenue_status",
+        "stats_figures",
+        "post_interactions",
+        "megagroup_tops",
+    ],
     executor_def=dg.in_process_executor,
     description="Fetch (or reuse) each stats peer's snapshot and keep its figures, posts' "
-    "interactions and tops; find the days whose figures are new or changed "
+    "interactions and tops; fetch the zooms, posts, their statistics and the revenue that are "
+    "new or can still change; find the days whose rows are new or changed "
     "(tag tgstats/changed_days), which the daily runs then materialize.",
 )
 stats_job = dg.define_asset_job(
     STATS_JOB,
-    selection=["channel_daily"],
+    selection=["channel_daily", "channel_hourly", "posts"],
     executor_def=dg.in_process_executor,
-    description="Pivot each peer's newest snapshot into its daily figures, by peer x day.",
+    description="Pivot each peer's newest snapshot into its daily figures, and record its "
+    "hourly history and posts, by peer x day.",
 )
 report_job = dg.define_asset_job(
     REPORT_JOB,

@@ -73,6 +73,11 @@ class TelegramResource(dg.ConfigurableResource):
     start_date: str = Field(
         default="2026-01-01", description="TGSTATS_START_DATE: the first daily partition"
     )
+    post_settle_days: int = Field(
+        default=7,
+        description="TGSTATS_POST_SETTLE_DAYS: a post's statistics are fetched again while it "
+        "is younger than this many days, then once more, never after",
+    )
 
     _exit_stack: AsyncExitStack | None = PrivateAttr(default=None)
     _client: StatsClient | None = PrivateAttr(default=None)
@@ -98,6 +103,7 @@ class TelegramResource(dg.ConfigurableResource):
             snapshot_max_age_hours=int(settings.snapshot_max_age / timedelta(hours=1)),
             period_days=settings.period_days,
             start_date=settings.start_date.isoformat(),
+            post_settle_days=settings.post_settle_after.days,
             **secrets,
         )
 
@@ -121,6 +127,10 @@ class TelegramResource(dg.ConfigurableResource):
     @property
     def snapshot_max_age(self) -> timedelta:
         return timedelta(hours=self.snapshot_max_age_hours)
+
+    @property
+    def post_settle_after(self) -> timedelta:
+        return timedelta(days=self.post_settle_days)
 
     def refresh_window(self, today: date) -> tuple[date, date] | None:
         """The days a refresh on ``today`` compares: the last ``period_days`` complete days."""

@@ -48,6 +48,10 @@ DAYS_TAG = "tgstats/days"
 #: Tag the snapshots run writes: ``{"<first>..<last>": [[first peer, last peer], ...]}``, the
 #: days whose figures are new or changed, each range with the ranges of peers it holds for.
 CHANGED_DAYS_TAG = "tgstats/changed_days"
+#: Tag the snapshots run writes beside it, in the same form: the days whose hourly history or
+#: posts are new or changed (a daily run records ``channel_hourly`` and ``posts`` only when
+#: its partitions hold some).
+CONTENT_DAYS_TAG = "tgstats/changed_content_days"
 #: The largest value of that tag (Dagster indexes run tags; PostgreSQL's index rows hold at
 #: most 2,704 bytes).
 MAX_CHANGED_TAG_BYTES = 2_000
@@ -199,7 +203,9 @@ def days_tag(first: date, last: date) -> dict[str, str]:
     return {DAYS_TAG: f"{first.isoformat()}..{last.isoformat()}"}
 
 
-def changed_days_tag(changed: Mapping[str, Sequence[date]], order: Sequence[str]) -> dict[str, str]:
+def changed_days_tag(
+    changed: Mapping[str, Sequence[date]], order: Sequence[str], tag: str = CHANGED_DAYS_TAG
+) -> dict[str, str]:
     """``{peer: days}`` -> the tag of a snapshots run: each contiguous range of days with the
     ranges of neighbouring peers (``[first, last]`` in ``order``, the stats peers' partition
     order) it holds for.
@@ -228,7 +234,7 @@ def changed_days_tag(changed: Mapping[str, Sequence[date]], order: Sequence[str]
         }
         value = json.dumps(encoded, sort_keys=True, separators=(",", ":"))
         if len(value.encode()) <= MAX_CHANGED_TAG_BYTES:
-            return {CHANGED_DAYS_TAG: value}
+            return {tag: value}
         _join_closest(spans)
 
 
@@ -263,7 +269,7 @@ def _join_closest(spans: dict[str, list[tuple[int, int]]]) -> None:
 
 
 def changed_days(
-    tags: Mapping[str, str], order: Sequence[str]
+    tags: Mapping[str, str], order: Sequence[str], tag: str = CHANGED_DAYS_TAG
 ) -> dict[tuple[date, date], list[str]]:
     """What a snapshots run's tag says changed: ``{(first, last): [peers]}``, the ranges of
     peers read in ``order`` (the stats peers' partition order). A range whose end is no
@@ -271,7 +277,7 @@ def changed_days(
     again by the next refresh."""
     position = {peer: index for index, peer in enumerate(order)}
     spans: dict[tuple[date, date], list[str]] = {}
-    for span, ranges in json.loads(tags.get(CHANGED_DAYS_TAG, "{}")).items():
+    for span, ranges in json.loads(tags.get(tag, "{}")).items():
         first, _, last = span.partition("..")
         peers: list[str] = []
         for low, high in ranges:

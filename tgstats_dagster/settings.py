@@ -30,6 +30,13 @@ class ConfigError(ValueError):
     """A configuration value is missing or wrong; the message names the variable."""
 
 
+#: Default of TGSTATS_POST_SETTLE_DAYS. A channel post gets most of its views, forwards and
+#: reactions in its first days (it leaves the top of its readers' feeds); after a week its
+#: statistics change little, so a week of daily re-fetches keeps the figures Telegram's
+#: apps show while a post is read, and a post older than that costs no request again.
+POST_SETTLE_DAYS = 7
+
+
 @dataclass(frozen=True)
 class Settings:
     """What the environment says, typed. Secrets are kept out of ``repr``."""
@@ -49,6 +56,9 @@ class Settings:
     start_date: date = date(2026, 1, 1)
     snapshot_max_age: timedelta = timedelta(hours=6)
     flood_sleep_threshold: int = 60
+    #: A post's statistics are fetched again while it is younger than this (its views and
+    #: forwards still grow), then once more and never after (see POST_SETTLE_DAYS).
+    post_settle_after: timedelta = timedelta(days=7)
 
     @property
     def disabled_reason(self) -> str | None:
@@ -219,5 +229,8 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         ),
         flood_sleep_threshold=_int(
             env, "MTPROTO_FLOOD_SLEEP_THRESHOLD", 60, minimum=0, maximum=24 * 3600
+        ),
+        post_settle_after=timedelta(
+            days=_int(env, "TGSTATS_POST_SETTLE_DAYS", POST_SETTLE_DAYS, minimum=0, maximum=366)
         ),
     )

@@ -26,6 +26,7 @@ from tgstats_dagster.assets.common import (
     record_requests,
     refuse_when_off,
 )
+from tgstats_dagster.assets.content_fetch import newest_revenue_graphs, with_revenue
 from tgstats_dagster.assets.pivot import PeerPivot, day_ranges, pivot_snapshot
 from tgstats_dagster.assets.snapshots import STATS_RAW
 from tgstats_dagster.partitions import PEER, PeerDay, days_by_peer
@@ -190,7 +191,11 @@ def _daily_rows(
     materialization.
     """
     for peer, days in wanted.items():
-        snapshot = warehouse.snapshots.get(*snapshots[peer])
+        channel_id = snapshots[peer][0]
+        snapshot = with_revenue(
+            warehouse.snapshots.get(*snapshots[peer]),
+            newest_revenue_graphs(warehouse.content, channel_id),
+        )
         pivot = pivot_snapshot(peer, snapshot, days)
         tally.add(pivot)
         audience = AUDIENCE.get(tally.kinds.get(peer, ""), "followers")

@@ -29,16 +29,33 @@ from tgstats_dagster.assets.common import (
     record_requests,
     refuse_when_off,
 )
+from tgstats_dagster.assets.content import (
+    CONTENT_COMPLETE,
+    CONTENT_RAW,
+    REVENUE_STATUS,
+    content_check,
+    revenue_metadata,
+)
+from tgstats_dagster.assets.content_fetch import (
+    PeerContent,
+    fetch_content,
+    newest_revenue_graphs,
+    summary,
+    with_revenue,
+)
 from tgstats_dagster.assets.pivot import day_ranges, pivot_snapshot
 from tgstats_dagster.partitions import STATS_PEER, stats_peer_partitions, sync_stats_peers
 from tgstats_dagster.resources import TelegramResource, WarehouseResource
 from tgstats_dagster.runs import (
+    CONTENT_DAYS_TAG,
     SNAPSHOTS_JOB,
     changed_days_tag,
     days_of,
     peers_failed,
 )
+from tgstats_dagster.telegram.content import ContentClient
 from tgstats_dagster.warehouse import daily
+from tgstats_dagster.warehouse.io_manager import table_metadata
 
 STATS_RAW = dg.AssetKey("stats_raw")
 SNAPSHOT_COMPLETE = "snapshot_complete"
@@ -63,6 +80,38 @@ GRAPHS_PARSED = "graphs_parsed"
                 "soon as fetched)."
             ),
         ),
+        "content_raw": dg.AssetOut(
+            key=CONTENT_RAW,
+            group_name=GROUP,
+            kinds={"telegram", "postgres"},
+            is_required=False,
+            metadata=table_metadata("content_raw"),
+            description=(
+                "Each stats peer's statistics beyond its snapshot, fetched with it and stored "
+                "as they arrive: the hourly zooms of the run's days not kept yet "
+                "(stats.loadAsyncGraph with the zoom token, the fewest that cover the days); "
+                "with a new snapshot of a channel, its posts and stories of those days "
+                "(messages.getHistory, stories.getStoriesArchive), the statistics and public "
+                "forwards of each one not settled (younger than TGSTATS_POST_SETTLE_DAYS when "
+                "last fetched), and its Stars and TON revenue. Every payload exactly as sent, "
+                "written once. Table `content_raw`; the rows go to `channel_hourly`, `posts`, "
+                "`post_stats`, `post_timeline`, `post_forwards` and `revenue_status`."
+            ),
+        ),
+        "revenue_status": dg.AssetOut(
+            key=REVENUE_STATUS,
+            group_name=GROUP,
+            kinds={"telegram", "postgres"},
+            is_required=False,
+            metadata=table_metadata("revenue_status"),
+            description=(
+                "A monetized channel's Stars and TON balances (payments.getStarsRevenueStats), "
+                "one row set per fetch; the daily revenue goes into `channel_daily` "
+                "(revenue_stars.*, revenue_ton.*). A channel without revenue statistics (not "
+                "monetized, or the account is not its owner) says so in its metadata: a "
+                "state, never a failure. Table `revenue_status`."
+            ),
+        ),
     },
     # Each stats peer reads its entity; the stats peers are a subset of the peers, which
     # Dagster's partition mappings cannot express, so the edge is shown as is.
@@ -83,6 +132,12 @@ GRAPHS_PARSED = "graphs_parsed"
             GRAPHS_PARSED,
             asset=STATS_RAW,
             description="Every graph payload parses (the others still load).",
+        ),
+        dg.AssetCheckSpec(
+            CONTENT_COMPLETE,
+            asset=CONTENT_RAW,
+            description="Every zoom, post's statistics and page of public forwards asked was "
+            "loaded; warns naming what is left (it is asked again next time).",
         ),
     ],
 )
@@ -111,27 +166,48 @@ async def telegram_snapshots(
         raise peers_failed(SNAPSHOTS_JOB, peers, not_loaded, len(collected.snapshots))
 
     days = days_of(context.run.tags, telegram.refresh_window(datetime.now(timezone.utc).date()))
+    new = _new_snapshots(warehouse, collected.snapshots)
+    try:
+        contents = await _contents(context, telegram, warehouse, collected.snapshots, new, days)
+    finally:
+        record_requests(context, telegram.requests)
     unparsed: dict[str, str] = {}
     changed = await asyncio.to_thread(_changed_days, warehouse, collected.snapshots, days, unparsed)
+    content_days = {p: sorted(c.changed_days) for p, c in contents.items() if c.changed_days}
+    for peer, days_changed in content_days.items():
+        changed[peer] = sorted(set(changed.get(peer, ())) | set(days_changed))
     order = context.instance.get_dynamic_partitions(STATS_PEER)
-    context.instance.add_run_tags(context.run.run_id, changed_days_tag(changed, order))
-    new = _new_snapshots(warehouse, collected.snapshots)
+    context.instance.add_run_tags(
+        context.run.run_id,
+        {
+            **changed_days_tag(changed, order),
+            **changed_days_tag(content_days, order, CONTENT_DAYS_TAG),
+        },
+    )
     span = day_ranges(days) if days else "no day"
     changed_count = sum(len(d) for d in changed.values())
-    if not new and not changed:
+    new_content = any(c.new_rows or c.zooms or c.post_stats for c in contents.values())
+    if not new and not changed and not new_content:
         context.log.info(f"{len(peers)} peer(s) checked ({span}): nothing changed")
         return
     context.log.info(
         f"{len(peers)} peer(s) checked ({span}): {len(new)} new snapshot(s), "
         f"{changed_count} new or changed day(s) of {len(changed)} peer(s)"
     )
-    if not new:
-        # Nothing new to record of the snapshots themselves: the daily runs record the days.
-        return
-    add_partition_metadata(context, STATS_RAW, _about(collected.snapshots, changed))
-    yield dg.MaterializeResult(asset_key=STATS_RAW)
-    for check in _checks(collected.snapshots, unparsed):
-        yield check
+    if new:
+        add_partition_metadata(context, STATS_RAW, _about(collected.snapshots, changed))
+        yield dg.MaterializeResult(asset_key=STATS_RAW)
+        for check in _checks(collected.snapshots, unparsed):
+            yield check
+    if new_content:
+        add_partition_metadata(
+            context, CONTENT_RAW, {peer: c.about() for peer, c in contents.items()}
+        )
+        yield dg.MaterializeResult(asset_key=CONTENT_RAW)
+        yield content_check(contents)
+    if any(c.revenue_rows for c in contents.values()):
+        add_partition_metadata(context, REVENUE_STATUS, revenue_metadata(warehouse, contents))
+        yield dg.MaterializeResult(asset_key=REVENUE_STATUS)
 
 
 async def _collect(
@@ -153,6 +229,52 @@ async def _collect(
         }
     )
     return collected
+
+
+async def _contents(
+    context: dg.AssetExecutionContext,
+    telegram: TelegramResource,
+    warehouse: WarehouseResource,
+    snapshots: Mapping[str, SnapshotRef],
+    new: list[str],
+    days: list[date],
+) -> dict[str, PeerContent]:
+    """Each peer's content beyond its snapshot, ``MTPROTO_STATS_CONCURRENCY`` peers at once
+    over the run's connection (opened only when something is to be asked)."""
+    known = warehouse.peers.known(list(snapshots))
+    store = warehouse.content
+    gate = asyncio.Semaphore(telegram.concurrency)
+    fresh = set(new)
+
+    async def connect() -> ContentClient:
+        return (await telegram.stats()).content
+
+    async def one(peer: str, ref: SnapshotRef) -> PeerContent:
+        async with gate:
+            snapshot = await asyncio.to_thread(
+                warehouse.snapshots.get, ref.channel_id, ref.fetched_at
+            )
+            return await fetch_content(
+                peer_info(peer, known[peer]),
+                snapshot,
+                peer in fresh,
+                days,
+                connect,
+                store,
+                telegram.post_settle_after,
+            )
+
+    done = await asyncio.gather(*(one(p, r) for p, r in snapshots.items() if p in known))
+    contents = {c.peer: c for c in done}
+    if contents:
+        context.log.info(summary(contents))
+    for content in contents.values():
+        if content.incomplete:
+            context.log.warning(
+                f"{content.peer}: left for next time: "
+                + "; ".join(f"{k} ({v})" for k, v in list(content.incomplete.items())[:10])
+            )
+    return contents
 
 
 def _new_snapshots(warehouse: WarehouseResource, snapshots: Mapping[str, SnapshotRef]) -> list[str]:
@@ -188,7 +310,10 @@ def _changed_days(
         return {}
     changed: dict[str, list[date]] = {}
     for peer, ref in snapshots.items():
-        snapshot = warehouse.snapshots.get(ref.channel_id, ref.fetched_at)
+        snapshot = with_revenue(
+            warehouse.snapshots.get(ref.channel_id, ref.fetched_at),
+            newest_revenue_graphs(warehouse.content, ref.channel_id),
+        )
         pivot = pivot_snapshot(peer, snapshot, days)
         unparsed.update({f"{peer}/{g}": why for g, why in pivot.unparsed.items()})
         rows = list(pivot.frame[["day", "metric", "value"]].itertuples(index=False, name=None))

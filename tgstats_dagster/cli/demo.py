@@ -73,7 +73,7 @@ def run_demo(settings: Settings, out: TextIO = sys.stdout) -> int:
 
 def print_landed(database_url: str, out: TextIO = sys.stdout) -> None:
     """What is in `channel_daily` now (rows, days and metrics per peer, the latest figures),
-    and how many rows each snapshot's figures made."""
+    how many rows each snapshot's figures made, and what is kept beyond the snapshots."""
     with make_engine(database_url).connect() as conn:
         totals = conn.execute(
             text(
@@ -106,6 +106,19 @@ def print_landed(database_url: str, out: TextIO = sys.stdout) -> None:
             f"\nEach snapshot's figures: stats_figures {figures} rows, post_interactions "
             f"{posts}, megagroup_tops {tops}; query them with `tgstats db sql` (README, "
             "example queries)",
+            file=out,
+        )
+        hours, kept_posts, timeline, forwards, revenue = conn.execute(
+            text(
+                "SELECT (SELECT count(DISTINCT (channel_id, hour)) FROM channel_hourly),"
+                " (SELECT count(*) FROM posts), (SELECT count(*) FROM post_timeline),"
+                " (SELECT count(*) FROM post_forwards), (SELECT count(*) FROM revenue_status)"
+            )
+        ).one()
+        print(
+            f"Beyond the snapshots: channel_hourly {hours} hours, posts {kept_posts} (posts "
+            f"and stories), post_timeline {timeline} points, post_forwards {forwards}, "
+            f"revenue_status {revenue} rows (docs/tables.md)",
             file=out,
         )
 

@@ -177,6 +177,24 @@ def daily_points(parsed: ParsedGraph) -> Iterator[tuple[date, str, int | float]]
             yield day, metric, value
 
 
+def x_time(x_ms: int) -> datetime:
+    """An x timestamp in milliseconds as an aware UTC datetime."""
+    return _EPOCH + timedelta(milliseconds=x_ms)
+
+
+def time_points(parsed: ParsedGraph) -> Iterator[tuple[datetime, str, int | float]]:
+    """(UTC time, metric name, value) for every point of a graph whose x axis is time,
+    whatever its step (a post's graphs may be irregular, or a single point); nothing for an
+    hour-index or weekday-index axis."""
+    if parsed.step in (XStep.HOUR_INDEX, XStep.WEEKDAY_INDEX):
+        return
+    times = [x_time(x) for x in parsed.x]
+    for series in parsed.series:
+        metric = parsed.metric(series)
+        for moment, value in zip(times, series.values, strict=True):
+            yield moment, metric, value
+
+
 def parse_graph(field: str, data: str) -> ParsedGraph:
     """Parse and check one graph payload; raise ``GraphFormatError`` for anything malformed."""
     try:

@@ -72,6 +72,17 @@ class TimelinePoint(NamedTuple):
     fetched_at: datetime
 
 
+class PostsOfDay(NamedTuple):
+    """What the warehouse holds of the posts and stories published on one day."""
+
+    messages: int
+    stories: int
+    views: int  # of the messages and stories, by their newest counters
+    with_stats: int  # whose statistics were fetched
+    incomplete: list[str]  # "message 42": statistics fetched incomplete
+    forwards: int  # public forwards kept
+
+
 class RawPayload(NamedTuple):
     """One graph beyond the snapshot, exactly as sent (``content_raw``)."""
 
@@ -362,6 +373,95 @@ class ContentStore:
                 ),
             ).all()
         return [(kind, post_id, at.astimezone(timezone.utc)) for kind, post_id, at in rows]
+
+    def newest_graphs(
+        self, channel_id: int, sources: Sequence[str], graph: str
+    ) -> dict[str, StoredGraph]:
+        """Of each source, the graph ``graph`` of its newest fetch (a source never fetched,
+        or whose newest fetch lacks that graph, is left out)."""
+        with self._engine.connect() as connection:
+            rows = connection.exec_driver_sql(
+                "SELECT DISTINCT ON (source) source, kind, data::text, data_raw, error,"
+                " zoom_token FROM content_raw WHERE channel_id = %s AND source = ANY(%s)"
+                " AND graph = %s ORDER BY source, fetched_at DESC",
+                (channel_id, list(sources), graph),
+            ).all()
+        return {
+            source: StoredGraph(
+                graph=graph,
+                kind=kind,
+                data=payload_text(raw) if raw is not None else data,
+                error=error,
+                zoom_token=zoom_token,
+            )
+            for source, kind, data, raw, error, zoom_token in rows
+        }
+
+    def hours_by_day(
+        self, channel_ids: Sequence[int], first: date, last: date
+    ) -> dict[tuple[int, date], tuple[int, int]]:
+        """(channel id, UTC day) -> (hours kept, metrics kept) of ``channel_hourly``."""
+        start = datetime.combine(first, time(), timezone.utc)
+        end = datetime.combine(last + timedelta(days=1), time(), timezone.utc)
+        with self._engine.connect() as connection:
+            rows = connection.exec_driver_sql(
+                "SELECT channel_id, (hour AT TIME ZONE 'UTC')::date, count(DISTINCT hour),"
+                " count(DISTINCT metric) FROM channel_hourly WHERE channel_id = ANY(%s)"
+                " AND hour >= %s AND hour < %s GROUP BY 1, 2",
+                (list(channel_ids), start, end),
+            ).all()
+        return {(c, d): (int(h), int(m)) for c, d, h, m in rows}
+
+    def posts_by_day(
+        self, channel_ids: Sequence[int], first: date, last: date
+    ) -> dict[tuple[int, date], PostsOfDay]:
+        """(channel id, UTC day of publication) -> what ``posts``, ``post_stats`` and
+        ``post_forwards`` hold of the posts and stories published that day."""
+        start = datetime.combine(first, time(), timezone.utc)
+        end = datetime.combine(last + timedelta(days=1), time(), timezone.utc)
+        with self._engine.connect() as connection:
+            rows = connection.exec_driver_sql(
+                "SELECT p.channel_id, (p.published_at AT TIME ZONE 'UTC')::date,"
+                " count(*) FILTER (WHERE p.kind = 'message'),"
+                " count(*) FILTER (WHERE p.kind = 'story'),"
+                " coalesce(sum(p.views), 0),"
+                " count(*) FILTER (WHERE s.post_id IS NOT NULL),"
+                " coalesce(array_agg(p.kind || ' ' || p.post_id ORDER BY p.post_id)"
+                " FILTER (WHERE NOT s.complete), '{}'),"
+                " coalesce(sum((SELECT count(*) FROM post_forwards AS f"
+                " WHERE f.channel_id = p.channel_id AND f.kind = p.kind"
+                " AND f.post_id = p.post_id)), 0)"
+                " FROM posts AS p LEFT JOIN post_stats AS s USING (channel_id, kind, post_id)"
+                " WHERE p.channel_id = ANY(%s) AND p.published_at >= %s AND p.published_at < %s"
+                " GROUP BY 1, 2",
+                (list(channel_ids), start, end),
+            ).all()
+        return {
+            (c, d): PostsOfDay(int(m), int(s), int(v), int(st), list(inc), int(f))
+            for c, d, m, s, v, st, inc, f in rows
+        }
+
+    def newest_balances(self, channel_ids: Sequence[int]) -> dict[int, dict[str, dict[str, float]]]:
+        """channel id -> currency -> its newest ``revenue_status`` amounts (as floats)."""
+        with self._engine.connect() as connection:
+            rows = connection.exec_driver_sql(
+                "SELECT DISTINCT ON (channel_id, currency) channel_id, currency,"
+                " current_balance, available_balance, overall_revenue, usd_rate"
+                " FROM revenue_status WHERE channel_id = ANY(%s)"
+                " ORDER BY channel_id, currency, fetched_at DESC",
+                (list(channel_ids),),
+            ).all()
+        out: dict[int, dict[str, dict[str, float]]] = {}
+        for channel_id, currency, current, available, overall, rate in rows:
+            amounts = {
+                "current_balance": float(current),
+                "available_balance": float(available),
+                "overall_revenue": float(overall),
+            }
+            if rate is not None:
+                amounts["usd_rate"] = float(rate)
+            out.setdefault(channel_id, {})[currency] = amounts
+        return out
 
 
 def _aware(moment: datetime, name: str) -> datetime:

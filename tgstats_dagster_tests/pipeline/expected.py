@@ -48,10 +48,18 @@ def _keys(names: dict[str, str], columns: list[str]) -> dict[str, str]:
 
 
 def expected_daily(scenario: Path, peer: str, days: list[date]) -> dict[tuple[date, str], Decimal]:
-    """(day, metric) -> value for every daily graph of ``peer``'s scenario folder."""
+    """(day, metric) -> value for every daily graph of ``peer``'s scenario folder, and its
+    daily revenue of each currency (``revenue_stars.*``, ``revenue_ton.*``)."""
     wanted = set(days)
     out: dict[tuple[date, str], Decimal] = {}
-    for path in sorted((scenario / peer / "graphs").glob("*.json")):
+    graphs = [
+        (p, p.stem.removesuffix("_graph")) for p in (scenario / peer / "graphs").glob("*.json")
+    ]
+    for currency in ("stars", "ton"):
+        revenue = scenario / peer / "revenue" / currency / "revenue_graph.json"
+        if revenue.exists():
+            graphs.append((revenue, f"revenue_{currency}"))
+    for path, field in sorted(graphs):
         graph = json.loads(path.read_text(encoding="utf-8"))
         columns = {col[0]: col[1:] for col in graph["columns"]}
         x_id = next(c for c, t in graph["types"].items() if t == "x")
@@ -60,7 +68,6 @@ def expected_daily(scenario: Path, peer: str, days: list[date]) -> dict[tuple[da
             continue
         series = [c for c in columns if c != x_id]
         keys = _keys(graph.get("names", {}), series)
-        field = path.stem.removesuffix("_graph")
         for i, x in enumerate(xs):
             day = datetime.fromtimestamp(x / 1000, timezone.utc).date()
             if day in wanted:
