@@ -1,10 +1,9 @@
 """A peer's statistics beyond its snapshot, fetched and stored in the snapshots run.
 
 For each stats peer of the run, after its snapshot: the zooms of the run's days that are not
-kept yet (with the snapshot's zoom tokens); the channel's posts and stories published on
-those days (all of them with a new snapshot, else the days never listed) and the statistics
-of every post or story of them that is not settled yet; and with a new snapshot, its Stars
-and TON revenue. What Telegram serves once is loaded once: a
+kept yet (with the snapshot's zoom tokens); and, when the snapshot is new, the channel's
+posts and stories published on those days, the statistics of every post or story that is
+not settled yet, and its Stars and TON revenue. What Telegram serves once is loaded once: a
 kept zoom, a settled post and a reused snapshot cost no request.
 
 Each fetch is stored as it arrives, in one transaction (the zooms; the list of posts; each
@@ -138,14 +137,11 @@ async def fetch_content(
     wanted = set(days)
     try:
         await _zooms(peer, snapshot, days, connect, store, out, wanted)
-        span = (days[0], days[-1]) if new_snapshot else await _unlisted(store, peer, days)
-        if peer.broadcast and span is not None:
+        if new_snapshot and peer.broadcast:
             client = await connect()
-            listed = await _posts(peer, *span, client, store, out, wanted)
-            asked = [d for d in days if span[0] <= d <= span[1]]
-            await _post_stats(peer, asked, listed, client, store, settle_after, out, wanted)
-            if new_snapshot:
-                await _revenue(peer, client, store, out)
+            listed = await _posts(peer, days[0], days[-1], client, store, out, wanted)
+            await _post_stats(peer, days, listed, client, store, settle_after, out, wanted)
+            await _revenue(peer, client, store, out)
     except FloodWaitTooLong as exc:
         out.incomplete["flood_wait"] = f"Telegram asks to wait {exc.seconds} s: the rest next time"
     except NoStatsRights as exc:
@@ -185,17 +181,6 @@ async def _zooms(
     out.hours = int(changed.sum())
     out.changed_days |= wanted & {h.date() for h in hourly.loc[changed, "hour"]}
     await asyncio.to_thread(store.put, {"content_raw": raw, "channel_hourly": hourly})
-
-
-async def _unlisted(
-    store: ContentStore, peer: PeerInfo, days: list[date]
-) -> tuple[date, date] | None:
-    """With a reused snapshot, the span of the days asked whose posts were never listed:
-    those before the channel's first stored post or after the last listing (the newest
-    counters' fetch), or None. Days between were listed."""
-    listed = await asyncio.to_thread(store.posts_listed_span, peer.channel_id)
-    missing = [d for d in days if listed is None or not listed[0] <= d <= listed[1]]
-    return (missing[0], missing[-1]) if missing else None
 
 
 async def _posts(

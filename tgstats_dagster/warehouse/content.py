@@ -438,18 +438,6 @@ class ContentStore:
             for c, d, m, s, v, st, inc, f in rows
         }
 
-    def posts_listed_span(self, channel_id: int) -> tuple[date, date] | None:
-        """The days whose posts were listed: from the first stored post's day to the day of
-        the newest listing (its counters' fetch), UTC; None when no post is stored."""
-        with self._engine.connect() as connection:
-            first, last = connection.exec_driver_sql(
-                "SELECT min(published_at), max(fetched_at) FROM posts WHERE channel_id = %s",
-                (channel_id,),
-            ).one()
-        if first is None:
-            return None
-        return first.astimezone(timezone.utc).date(), last.astimezone(timezone.utc).date()
-
     def newest_balances(self, channel_ids: Sequence[int]) -> dict[int, dict[str, dict[str, float]]]:
         """channel id -> currency -> its newest ``revenue_status`` amounts (as floats)."""
         with self._engine.connect() as connection:
