@@ -177,7 +177,9 @@ async def telegram_snapshots(
     days = days_of(context.run.tags, telegram.refresh_window(datetime.now(timezone.utc).date()))
     new = _new_snapshots(warehouse, collected.snapshots)
     unparsed: dict[str, str] = {}
-    pivots: dict[str, tuple[PeerPivot, str]] = {}
+    recording = RECORD_CHANGES_TAG in context.run.tags
+    # Only a run that records its changes keeps their rows (a backfill changes every day).
+    pivots: dict[str, tuple[PeerPivot, str]] | None = {} if recording else None
     # The snapshots' days are compared while the content is fetched (the one waits on
     # PostgreSQL, the other on Telegram); a channel whose revenue the content brought anew
     # is compared again after, with it.
@@ -193,11 +195,12 @@ async def telegram_snapshots(
     if paid:
         for peer in paid:
             changed.pop(peer, None)
-            pivots.pop(peer, None)
+            if pivots is not None:
+                pivots.pop(peer, None)
         changed |= await asyncio.to_thread(_changed_days, warehouse, paid, days, unparsed, pivots)
     content_days = {p: sorted(c.changed_days) for p, c in contents.items() if c.changed_days}
     order = context.instance.get_dynamic_partitions(STATS_PEER)
-    if RECORD_CHANGES_TAG in context.run.tags and (changed or content_days):
+    if pivots is not None and (changed or content_days):
         record_changes(context, warehouse, pivots, changed, content_days, order)
     for peer, days_changed in content_days.items():
         changed[peer] = sorted(set(changed.get(peer, ())) | set(days_changed))
@@ -327,11 +330,11 @@ def _changed_days(
     snapshots: Mapping[str, SnapshotRef],
     days: list[date],
     unparsed: dict[str, str],
-    pivots: dict[str, tuple[PeerPivot, str]],
+    pivots: dict[str, tuple[PeerPivot, str]] | None,
 ) -> dict[str, list[date]]:
     """Each peer's days whose figures in its snapshot differ from the stored rows (one peer
-    in memory at a time); the graphs that do not parse go into ``unparsed``, and each
-    changed peer's pivot, its rows cut to the changed days, into ``pivots``."""
+    in memory at a time); the graphs that do not parse go into ``unparsed``, and, when
+    ``pivots`` is given, each changed peer's pivot, its rows cut to the changed days."""
     if not days:
         return {}
     changed: dict[str, list[date]] = {}
@@ -346,8 +349,9 @@ def _changed_days(
         stored = daily.stored_values(warehouse.engine, ref.channel_id, days[0], days[-1])
         if found := daily.changed_days(stored, rows):
             changed[peer] = found
-            pivot.frame = pivot.frame[pivot.frame["day"].isin(found)]
-            pivots[peer] = (pivot, snapshot.fetched_at.isoformat())
+            if pivots is not None:
+                pivot.frame = pivot.frame[pivot.frame["day"].isin(found)]
+                pivots[peer] = (pivot, snapshot.fetched_at.isoformat())
     return changed
 
 

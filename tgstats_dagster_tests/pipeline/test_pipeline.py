@@ -272,8 +272,10 @@ def test_with_the_flags_off_a_run_fails_and_says_why(instance, monkeypatch, data
 
 
 def test_instance_is_postgres(instance) -> None:
-    assert type(instance.run_storage).__name__ == "PostgresRunStorage"
-    assert type(instance.event_log_storage).__name__ == "PostgresEventLogStorage"
+    from dagster_postgres import PostgresEventLogStorage, PostgresRunStorage
+
+    assert isinstance(instance.run_storage, PostgresRunStorage)
+    assert isinstance(instance.event_log_storage, PostgresEventLogStorage)
 
 
 def test_long_flood_wait_becomes_a_retry(
