@@ -11,6 +11,7 @@ import contextlib
 import os
 import re
 import shutil
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -120,7 +121,8 @@ def browser(
             executable_path=str(CHROMIUM),
             headless=True,
             args=CHROMIUM_ARGS,
-            viewport={"width": 1920, "height": 1080},
+            # 11 assets: the lineage graph needs the height to show every node.
+            viewport={"width": 1920, "height": 1500},
         )
         try:
             page = context.new_page()
@@ -143,6 +145,18 @@ def browser(
             context.close()
 
 
+def _every_node_loaded(browser: Browser, timeout: float = 60) -> str:
+    """The page's text once every node of the graph shows its partitions (they load one
+    query at a time; a busy machine takes seconds)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        text = browser.text()
+        loaded = len(re.findall(r"\b\d+ partitions\b", text)) >= len(ASSETS)
+        if loaded or time.monotonic() > deadline:
+            return text
+        time.sleep(0.5)
+
+
 def test_asset_lineage_page_shows_every_asset(dev_deployment: Deployment, browser: Browser) -> None:
     dev_deployment.reported()
     browser.open(f"{dev_deployment.base_url}/asset-groups")
@@ -151,9 +165,9 @@ def test_asset_lineage_page_shows_every_asset(dev_deployment: Deployment, browse
         for asset in ASSETS:
             browser.page.locator(f'[data-tooltip="{asset}"]').wait_for()
         browser.page.get_by_text(f"{len(PEERS)} partitions", exact=True).wait_for()
+        text = _every_node_loaded(browser)
     finally:
         screenshot = browser.screenshot("asset-lineage")
-    text = browser.text()
     assert "Global asset lineage" in text
     for asset in ASSETS:
         shown = browser.page.get_by_text(asset, exact=True).filter(visible=True)
